@@ -1,0 +1,1 @@
+"""newsmon: news monitoring pipeline."""

@@ -1,0 +1,285 @@
+"""Load and validate the YAML config folder; every error names the file, the key and the problem."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+# Shipped defaults: the repository's config/ folder (force-included in the wheel as pipeline/_defaults).
+_PACKAGED_DEFAULTS = Path(__file__).resolve().parent / "_defaults"
+DEFAULTS_DIR = _PACKAGED_DEFAULTS if _PACKAGED_DEFAULTS.is_dir() else PROJECT_ROOT / "config"
+
+SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ACTOR_TYPES = ("person", "government", "legislature", "country", "organization", "party", "military", "media", "other")
+
+
+class ConfigError(Exception):
+    """A config problem, phrased as `file: key: problem` on one line."""
+
+    def __init__(self, file: str, key: str, problem: str):
+        self.file, self.key, self.problem = file, key, problem
+        super().__init__(f"{file}: {key}: {problem}" if key else f"{file}: {problem}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_http_url(url: str) -> str:
+    """Accept only absolute http(s) URLs with a host (no file:, data:, bare paths)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise ValueError(f"scheme {parts.scheme or '(none)'!r} is not allowed; use an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    return url
+
+
+class FeedConfig(_Strict):
+    name: str = Field(pattern=SLUG, max_length=80)
+    url: str
+    enabled: bool = True
+    tags: list[str] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+
+class FeedsFile(_Strict):
+    feeds: list[FeedConfig] = Field(min_length=1)
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        seen: set[str] = set()
+        for feed in feeds:
+            if feed.name in seen:
+                raise ValueError(f"duplicate feed name {feed.name!r}")
+            seen.add(feed.name)
+        return feeds
+
+
+class TopicConfig(_Strict):
+    terms: list[str] = Field(min_length=1)
+    label: str | None = None
+
+
+class TopicsFile(_Strict):
+    topics: dict[str, TopicConfig] = Field(min_length=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _names(cls, topics: dict[str, TopicConfig]) -> dict[str, TopicConfig]:
+        for name in topics:
+            if not re.match(SLUG, name):
+                raise ValueError(f"topic name {name!r} must be lowercase letters, digits, '-', '_' or '.'")
+        return topics
+
+
+class ActorConfig(_Strict):
+    id: str = Field(pattern=SLUG, max_length=80)
+    name: str = Field(min_length=1)
+    type: Literal[ACTOR_TYPES] = "other"  # type: ignore[valid-type]
+    aliases: list[str] = []
+    wikidata: str | None = Field(default=None, pattern=r"^Q[0-9]+$")
+    country: str | None = None
+
+
+class ActorsFile(_Strict):
+    actors: list[ActorConfig] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> "ActorsFile":
+        ids: set[str] = set()
+        owner: dict[str, str] = {}
+        for actor in self.actors:
+            if actor.id in ids:
+                raise ValueError(f"duplicate actor id {actor.id!r}")
+            ids.add(actor.id)
+            for alias in [actor.name, *actor.aliases]:
+                other = owner.setdefault(alias, actor.id)
+                if other != actor.id:
+                    raise ValueError(f"alias {alias!r} belongs to both {other!r} and {actor.id!r}")
+        return self
+
+
+class ChannelConfig(_Strict):
+    name: str = Field(pattern=SLUG)
+    url: str = Field(min_length=1)
+    alert_types: list[str] | None = None
+    optional: bool = False          # skip (with a warning) when a ${VAR} in the URL is unset
+
+
+class NewActorRule(_Strict):
+    min_sources: int = Field(default=2, ge=1)
+
+
+class StanceChangeRule(_Strict):
+    min_evidence: int = Field(default=1, ge=1)   # evidence sentences each side of a change needs
+
+
+class RulesConfig(_Strict):
+    new_actor: NewActorRule = NewActorRule()
+    stance_change: StanceChangeRule = StanceChangeRule()
+
+
+class AlertsFile(_Strict):
+    channels: list[ChannelConfig] = []
+    rules: RulesConfig = RulesConfig()
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, channels: list[ChannelConfig]) -> list[ChannelConfig]:
+        names = [c.name for c in channels]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate channel name {dupes[0]!r}")
+        return channels
+
+
+class CueSet(_Strict):
+    verbs: list[str] = []            # lemmas: "reject", "back"
+    phrases: list[str] = []          # verb + particle or multi-word: "rule out", "sign up to"
+
+
+class StanceFile(_Strict):
+    support: CueSet
+    oppose: CueSet
+    neutral: CueSet = CueSet()
+    weak: list[str] = []             # cue lemmas that carry half weight ("acknowledge", "consider")
+    negators: list[str] = []         # verbs that negate an xcomp cue ("refuse" to back)
+    hedges: list[str] = []           # modal/hedging words that halve the score
+    speech_verbs: list[str] = []     # reported speech: the stance goes to the speaker
+    label_threshold: float = Field(default=0.25, gt=0, lt=1)   # |score| at which support/oppose begins
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    url: str                         # secret: never log it in full
+    alert_types: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config folder."""
+
+    source: Path
+    feeds: tuple[FeedConfig, ...]
+    topics: dict[str, TopicConfig]
+    actors: tuple[ActorConfig, ...]
+    channels: tuple[Channel, ...]
+    rules: RulesConfig
+    stance: StanceFile
+
+
+_FILES: dict[str, type[BaseModel]] = {
+    "feeds.yaml": FeedsFile,
+    "topics.yaml": TopicsFile,
+    "actors.yaml": ActorsFile,
+    "alerts.yaml": AlertsFile,
+    "stance.yaml": StanceFile,
+}
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _read(path: Path, model: type[BaseModel]) -> BaseModel:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", "not valid UTF-8") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(str(path), "", "top level must be a mapping")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _loc(err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        raise ConfigError(str(path), key, msg) from None
+
+
+def expand_env(url: str, environ: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """Replace ${VAR} with its value; return the URL and the names of unset variables."""
+    env = os.environ if environ is None else environ
+    missing = [m for m in _ENV_REF.findall(url) if not env.get(m)]
+    return _ENV_REF.sub(lambda m: env.get(m.group(1), ""), url), missing
+
+
+def _channels(path: Path, alerts: AlertsFile, environ: dict[str, str] | None) -> tuple[Channel, ...]:
+    out = []
+    for i, ch in enumerate(alerts.channels):
+        url, missing = expand_env(ch.url, environ)
+        if missing:
+            if ch.optional:
+                log.warning("channel %s skipped: environment variable %s is not set", ch.name, missing[0])
+                continue
+            raise ConfigError(str(path), f"channels[{i}].url", f"environment variable {missing[0]} is not set")
+        if "://" not in url:
+            raise ConfigError(str(path), f"channels[{i}].url", "not an apprise URL (expected scheme://...)")
+        out.append(Channel(ch.name, url, tuple(ch.alert_types) if ch.alert_types is not None else None))
+    return tuple(out)
+
+
+def load_config(config_dir: str | Path, environ: dict[str, str] | None = None) -> Config:
+    """Validate a config folder; files other than feeds.yaml fall back to the shipped defaults."""
+    folder = Path(config_dir)
+    if not folder.is_dir():
+        raise ConfigError(str(folder), "", "config folder does not exist")
+    if not (folder / "feeds.yaml").is_file():
+        raise ConfigError(str(folder / "feeds.yaml"), "", "missing (a config folder needs at least feeds.yaml)")
+    parsed: dict[str, Any] = {}
+    paths: dict[str, Path] = {}
+    for name, model in _FILES.items():
+        path = folder / name if (folder / name).is_file() else DEFAULTS_DIR / name
+        paths[name] = path
+        parsed[name] = _read(path, model)
+    feeds: FeedsFile = parsed["feeds.yaml"]
+    alerts: AlertsFile = parsed["alerts.yaml"]
+    types = {"new_actor", "stance_change"}
+    for i, ch in enumerate(alerts.channels):
+        for t in ch.alert_types or []:
+            if t not in types:
+                raise ConfigError(str(paths["alerts.yaml"]), f"channels[{i}].alert_types", f"unknown alert type {t!r}")
+    return Config(
+        source=folder,
+        feeds=tuple(f for f in feeds.feeds if f.enabled),
+        topics=dict(parsed["topics.yaml"].topics),
+        actors=tuple(parsed["actors.yaml"].actors),
+        channels=_channels(paths["alerts.yaml"], alerts, environ),
+        rules=alerts.rules,
+        stance=parsed["stance.yaml"],
+    )

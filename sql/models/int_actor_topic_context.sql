@@ -1,0 +1,30 @@
+-- int_actor_topic_context: an actor mentioned in a sentence that also mentions a topic.
+-- grain: article_id, sentence_index, actor_id, topic
+-- materialized: view
+with mentions as (
+    select distinct article_id, sentence_index, actor_id, actor_name, is_known from stg_actor_mentions
+),
+topics as (
+    select article_id, sentence_index, topic, sentence from stg_topic_mentions
+),
+articles as (
+    select article_id, url, title, source_domain, event_at from stg_articles
+),
+final as (
+    select
+        m.article_id,
+        m.sentence_index,
+        m.actor_id,
+        m.actor_name,
+        m.is_known,
+        t.topic,
+        t.sentence,
+        a.url,
+        a.title,
+        a.source_domain,
+        a.event_at
+    from mentions m
+    join topics t using (article_id, sentence_index)
+    join articles a using (article_id)
+)
+select * from final

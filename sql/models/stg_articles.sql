@@ -1,0 +1,21 @@
+-- stg_articles: one row per distinct article, with the time the story happened.
+-- grain: article_id
+-- materialized: view
+with source as (
+    select * from articles
+),
+final as (
+    select
+        article_id,
+        url,
+        canonical_url,
+        feed,
+        source_domain,
+        title,
+        coalesce(published_at, fetched_at) as event_at,
+        published_at,
+        fetched_at,
+        extracted
+    from source
+)
+select * from final
