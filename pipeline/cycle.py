@@ -114,22 +114,25 @@ class CycleSummary:
     alerts_pending: int = 0
 
 
-def finish(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime,
-           send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send) -> CycleSummary:
-    """Models, alerts and delivery: the part of a cycle after the load."""
+def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime) -> None:
+    """Build the SQL models and raise alerts; the new alerts land in the summary."""
     new_ids = run_models_and_alerts(conn, config, summary.cycle_id, now)
     if new_ids:
         cur = conn.execute("select * from alerts where list_contains(?, alert_id) order by occurred_at, alert_id",
                            [new_ids])
         cols = [d[0] for d in cur.description]
         summary.alerts_raised = [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def notify_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime,
+                 send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send) -> None:
+    """Deliver pending alerts (this cycle's and any earlier ones still pending), then close the cycle row."""
     report: DeliveryReport = deliver(conn, config.channels, now, send)
     summary.alerts_sent, summary.deliveries_failed, summary.alerts_pending = report.sent, report.failed, report.pending
     store.finish_cycle(conn, summary.cycle_id, utcnow(), feeds_polled=summary.feeds_polled,
                        feeds_failed=summary.feeds_failed, new_articles=summary.new_articles,
                        mentions=summary.actor_mentions, stances=summary.stances,
                        alerts_raised=len(summary.alerts_raised), alerts_sent=summary.alerts_sent)
-    return summary
 
 
 def summarise_polls(summary: CycleSummary, polls: Sequence[PollResult]) -> None:
@@ -157,6 +160,8 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
-            return finish(conn, config, summary, now, send)
+            models_stage(conn, config, summary, now)
+            notify_stage(conn, config, summary, now, send)
+            return summary
         finally:
             conn.close()

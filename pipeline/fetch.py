@@ -13,7 +13,6 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
 
 
 class FetchError(Exception):
@@ -88,7 +87,7 @@ class Fetcher:
                         if k.lower() in {"etag", "last-modified", "content-type", "retry-after", "location"}}
                 body = bytearray()
                 if resp.status_code not in (301, 302, 303, 304, 307, 308):
-                    for chunk in resp.iter_bytes(_CHUNK):
+                    for chunk in resp.iter_bytes():
                         body += chunk
                         if len(body) > self.settings.max_bytes:
                             raise FetchError(f"response larger than {self.settings.max_bytes} bytes (decoded)")

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# SQL files: the repository's sql/ folder, or its copy inside an installed wheel.
+SQL_DIR = next((p for p in (Path(__file__).resolve().parent / "_sql", PROJECT_ROOT / "sql") if p.is_dir()),
+               PROJECT_ROOT / "sql")
 
 ENV_VARS = {
     "NEWSMON_CONFIG": "config folder (default: ./config, else the defaults shipped with the package)",

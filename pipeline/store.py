@@ -13,11 +13,10 @@ import pyarrow as pa
 
 from pipeline.config import ActorConfig
 from pipeline.records import Annotation, Article, FeedState, PollResult, to_row
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import SQL_DIR
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = PROJECT_ROOT / "sql"
 _MIGRATION = re.compile(r"^(\d+)_[a-z0-9_]+\.sql$")
 
 

@@ -1,0 +1,81 @@
+"""news_monitor: poll feeds -> fetch+extract -> annotate -> load -> models+alerts+notify.
+
+Thin on purpose: each task imports the pipeline inside its body and returns only paths and counts.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Asset, dag, task
+
+DATABASE = Asset(name="newsmon_database", uri="file:///newsmon/database")
+SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
+
+DEFAULT_ARGS = {
+    "owner": "newsmon",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(minutes=20),
+}
+
+
+def _now(context: dict) -> datetime:
+    start = context.get("dag_run").start_date if context.get("dag_run") else None
+    return (start or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
+
+
+@dag(
+    dag_id="news_monitor",
+    schedule=timedelta(minutes=SCHEDULE_MINUTES),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["newsmon"],
+    doc_md=__doc__,
+)
+def news_monitor():
+    @task
+    def poll(**context) -> dict:
+        from pipeline import tasks
+
+        return tasks.poll(context["run_id"], _now(context))
+
+    @task
+    def fetch_extract(polled: dict, **context) -> dict:
+        from pipeline import tasks
+
+        return tasks.fetch_extract(polled["run_dir"], _now(context))
+
+    @task
+    def annotate(extracted: dict) -> dict:
+        from pipeline import tasks
+
+        return tasks.annotate(extracted["run_dir"])
+
+    @task
+    def load(annotated: dict, **context) -> dict:
+        from pipeline import tasks
+
+        return tasks.load(annotated["run_dir"], context["run_id"], _now(context))
+
+    @task(outlets=[DATABASE])
+    def models_alerts(loaded: dict, **context) -> dict:
+        from pipeline import tasks
+
+        return {**loaded, **tasks.models_alerts(context["run_id"], _now(context))}
+
+    @task
+    def notify(modelled: dict, polled: dict, **context) -> dict:
+        from pipeline import tasks
+
+        return tasks.notify(context["run_id"], _now(context), {**polled, **modelled})
+
+    polled = poll()
+    notify(models_alerts(load(annotate(fetch_extract(polled)))), polled)
+
+
+news_monitor()
