@@ -70,14 +70,14 @@ def is_junk(name: str, label: str) -> bool:
 
 
 def merge_people(names: list[tuple[str, str]]) -> dict[str, str]:
-    """Map each surname-only PERSON to the full name it abbreviates in the same article.
+    """Map each one-word name to the full PERSON name it abbreviates in the same article.
 
     `names` holds (normalised name, label); returns {short name: full name}.
     """
     full = [n for n, label in names if label == "PERSON" and " " in n]
     out: dict[str, str] = {}
-    for name, label in names:
-        if label != "PERSON" or " " in name:
+    for name, _label in names:  # the small model sometimes tags a lone surname ORG or GPE
+        if " " in name:
             continue
         matches = {f for f in full if fold(f).split()[-1] == fold(name)}
         if len(matches) == 1:

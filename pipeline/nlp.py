@@ -79,6 +79,23 @@ class Annotator:
             lines.insert(0, article.title.strip())
         return "\n".join(ln if ln.endswith((".", "?", "!", ":", '"', "”", "'")) else ln + "." for ln in lines)
 
+    @staticmethod
+    def _add_bare_surnames(doc: Any, ann: Annotation, actor_at_token: dict[int, tuple[str, str]],
+                           sent_index: dict[int, int]) -> None:
+        """A candidate's surname alone later in the article ("Stubb said") is the same person,
+        even where the small NER model missed it."""
+        surnames: dict[str, tuple[str, str]] = {}
+        for m in ann.actors:
+            if not m.is_known and m.entity_label == "PERSON" and " " in m.actor_name:
+                surnames.setdefault(m.actor_name.split()[-1], (m.actor_id, m.actor_name))
+        for tok in doc:
+            key = surnames.get(tok.text)
+            if key is None or tok.i in actor_at_token or tok.ent_type_:
+                continue
+            ann.actors.append(ActorMention(ann.article_id, key[0], key[1], False, "PERSON", sent_index[tok.i],
+                                           tok.idx, tok.text))
+            actor_at_token[tok.i] = key
+
     def _annotate_doc(self, article: Article, doc: Any) -> Annotation:
         ann = Annotation(article.article_id)
         sents = list(doc.sents)
@@ -118,6 +135,8 @@ class Annotator:
                                            ent.start_char, ent.text))
             for tok in ent:
                 actor_at_token[tok.i] = key
+        self._add_bare_surnames(doc, ann, actor_at_token, sent_index)
+        ann.actors.sort(key=lambda m: m.start_char)
         # stances: only in sentences that mention a topic
         per_key: dict[tuple[str, str, int], list] = {}
         for i, topics in topics_in.items():

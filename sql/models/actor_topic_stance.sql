@@ -5,8 +5,10 @@
 with daily as (
     select * from actor_stance_daily
 ),
-names as (
-    select actor_id, actor_name from actor_first_seen
+names as (        -- the registry name, else the name the actor was first seen under
+    select coalesce(r.actor_id, f.actor_id) as actor_id, coalesce(r.name, f.actor_name) as actor_name
+    from actors r
+    full outer join actor_first_seen f using (actor_id)
 ),
 marked as (
     select

@@ -1,0 +1,79 @@
+"""Annotation: registry actors via the EntityRuler, candidates, topics and stance v1, exact rows."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from pipeline.records import Article
+
+WHEN = datetime(2026, 2, 3, tzinfo=timezone.utc)
+
+
+def article(text: str, title: str = "") -> Article:
+    return Article("a1", "http://x/1", "http://x/1", "f", "x", title, WHEN, WHEN, "en", text)
+
+
+def annotate(annotator, text: str, title: str = ""):
+    return annotator.annotate([article(text, title)])[0]
+
+
+def stances(ann) -> set[tuple[str, str, str]]:
+    return {(s.actor_id, s.topic, s.stance) for s in ann.stances}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The Russian State Duma rejected any deployment of foreign peacekeepers in Ukraine.",
+     {("russian-state-duma", "peacekeeping", "oppose")}),
+    ("The Duma acknowledged the possibility of foreign peacekeeping forces after a ceasefire.",
+     {("russian-state-duma", "peacekeeping", "support"), ("russian-state-duma", "ceasefire", "support")}),
+    ("Moscow refused to back the ceasefire proposal.", {("russia", "ceasefire", "oppose")}),
+    ("Keir Starmer did not rule out sending peacekeepers.", {("keir-starmer", "peacekeeping", "support")}),
+    ('"We will never accept foreign troops," Peskov told reporters.', {("dmitry-peskov", "peacekeeping", "oppose")}),
+    # reported speech: the stance belongs to the subject of the cue, not to the speaker
+    ("Macron said the Kremlin rejected the truce.", {("russia", "ceasefire", "oppose")}),
+    ("Starmer supports the deployment of British troops as part of a peacekeeping force, according to officials in London.",
+     {("keir-starmer", "peacekeeping", "support")}),
+    # several actors, one subject each
+    ("France and Britain backed the coalition of the willing, while Lavrov dismissed it.",
+     {("france", "coalition", "support"), ("united-kingdom", "coalition", "support"),
+      ("sergey-lavrov", "coalition", "oppose")}),
+    ("Giorgia Meloni is considering a role for Italy in the multinational force.",
+     {("giorgia-meloni", "coalition", "neutral")}),
+])
+def test_stance(annotator, text, expected):
+    assert stances(annotate(annotator, text)) == expected
+
+
+def test_no_stance_without_topic(annotator):
+    ann = annotate(annotator, "Keir Starmer rejected the budget amendment on Tuesday.")
+    assert ann.stances == [] and ann.topics == []
+
+
+def test_registry_aliases_and_metonyms(annotator):
+    ann = annotate(annotator, "Officials in Kyiv and the Kremlin spoke as Zelensky met Starmer in Downing Street.")
+    assert [(m.actor_id, m.surface, m.is_known) for m in ann.actors] == [
+        ("ukraine", "Kyiv", True), ("russia", "the Kremlin", True), ("volodymyr-zelenskyy", "Zelensky", True),
+        ("keir-starmer", "Starmer", True), ("united-kingdom", "Downing Street", True)]
+    assert {m.actor_name for m in ann.actors} >= {"Ukraine", "Russia", "Volodymyr Zelenskyy"}
+
+
+def test_candidate_surname_joins_full_name(annotator):
+    ann = annotate(annotator, "Finnish President Alexander Stubb said Finland would join the coalition of the willing. "
+                              "Stubb backed the coalition of the willing in Helsinki.")
+    cands = [(m.actor_id, m.actor_name, m.sentence_index) for m in ann.actors if not m.is_known]
+    assert cands == [("alexander-stubb", "Alexander Stubb", 0), ("alexander-stubb", "Alexander Stubb", 1)]
+    assert ("alexander-stubb", "coalition", "support") in stances(ann)
+
+
+def test_topics_lemma_aware_and_multiword(annotator):
+    ann = annotate(annotator, "Peacekeepers may follow a cease-fire. The coalition of the willing met.",
+                   title="Truce holds")
+    assert [(t.topic, t.sentence_index, t.term) for t in ann.topics] == [
+        ("ceasefire", 0, "Truce"), ("peacekeeping", 1, "Peacekeepers"), ("ceasefire", 1, "cease-fire"),
+        ("coalition", 2, "coalition of the willing")]
+
+
+def test_junk_entities_are_not_candidates(annotator):
+    ann = annotate(annotator, "Reuters reported on Monday that 3,000 peacekeepers could deploy, the BBC said.")
+    assert [m.actor_id for m in ann.actors if not m.is_known] == []
