@@ -37,11 +37,8 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) ->
     """Entries of a feed document, the number dropped, and an error when nothing usable was found."""
     parsed = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml"})
     raw_entries = list(parsed.entries)
-    if not raw_entries:
-        if parsed.bozo:
-            return [], 0, f"malformed feed: {type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:500]
-        if not parsed.version:
-            return [], 0, f"not a feed (content-type {content_type or 'unknown'})"
+    if not raw_entries and not parsed.bozo and not parsed.version:
+        return [], 0, f"not a feed (content-type {content_type or 'unknown'})"
     entries: list[FeedEntry] = []
     dropped = max(0, len(raw_entries) - settings.max_items_per_feed)
     seen: set[str] = set()
@@ -69,6 +66,9 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) ->
             continue
         seen.add(key)
         entries.append(FeedEntry(feed, key, link, canonical, guid, title, summary, _entry_time(raw)))
+    if parsed.bozo and not entries:  # a broken feed that still has usable entries is ingested
+        exc = parsed.bozo_exception
+        return [], dropped, f"malformed feed: {type(exc).__name__}: {exc}"[:500]
     return entries, dropped, None
 
 

@@ -1,0 +1,119 @@
+"""`newsmon run` over the demo site on loopback: two phases, exact alerts, idempotent reruns, bad feeds."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipeline.cli import main
+from pipeline.demo.site import PHASE_ONE_END, TIMELINE_END
+from tests.conftest import write_config
+
+DATA_TABLES = ("articles", "topic_mentions", "actor_mentions", "stances", "alerts", "alert_deliveries")
+
+
+def counts(db) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as c:
+        return {t: c.execute(f"select count(*) from {t}").fetchone()[0] for t in DATA_TABLES}
+
+
+def alerts(db) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as c:
+        return c.execute("select alert_type, actor_id, topic, details->>'before', details->>'after', sent_at is not null "
+                         "from alerts order by alert_type, actor_id").fetchall()
+
+
+@pytest.fixture
+def demo_config(tmp_path, demo_site, webhook, monkeypatch):
+    monkeypatch.setenv("TEST_HOOK_URL", webhook.apprise_url)
+    return write_config(tmp_path / "config", demo_site.feeds_yaml(),
+                        "channels:\n  - name: test-hook\n    url: ${TEST_HOOK_URL}\n")
+
+
+@pytest.mark.slow
+def test_two_phases_raise_exactly_the_story_alerts(tmp_path, demo_site, webhook, demo_config, capsys):
+    db = tmp_path / "newsmon.duckdb"
+    run = ["run", "--config", str(demo_config), "--db", str(db)]
+
+    demo_site.cutoff = PHASE_ONE_END
+    assert main(run) == 0
+    out = capsys.readouterr().out
+    assert "feeds polled 3, failed 0" in out and "new articles 11" in out
+    assert alerts(db) == []                     # the Duma has only rejected so far; Stubb not yet in the story
+
+    demo_site.cutoff = TIMELINE_END
+    assert main(run) == 0
+    out = capsys.readouterr().out
+    assert "new articles 11" in out and "alerts raised 2, messages sent 2" in out
+    assert alerts(db) == [
+        ("new_actor", "alexander-stubb", "coalition", None, None, True),
+        ("stance_change", "russian-state-duma", "peacekeeping", "oppose", "support", True),
+    ]
+    assert len(webhook.received) == 2
+    messages = {m["payload"]["title"] for m in webhook.received}
+    assert messages == {"[newsmon] New actor: Alexander Stubb", "[newsmon] Stance change: Russian State Duma"}
+    # the footballer is a candidate actor but never raises an alert; Starmer's stance never changes
+    with duckdb.connect(str(db), read_only=True) as c:
+        assert c.execute("select count(*) from actor_mentions where actor_id = 'mateo-ferreira'").fetchone()[0] >= 2
+        assert c.execute("select distinct stance from actor_topic_stance where actor_id = 'keir-starmer'").fetchall() == [("support",)]
+
+    # rerun of the same cycle: nothing new anywhere, no second message
+    before = counts(db)
+    assert main(run) == 0
+    assert counts(db) == before and len(webhook.received) == 2
+    # even when the feeds are fetched unconditionally (validators forgotten)
+    with duckdb.connect(str(db)) as c:
+        c.execute("update feeds set etag = null, last_modified = null")
+    assert main(run) == 0
+    assert counts(db) == before and len(webhook.received) == 2
+    assert "alerts raised 0, messages sent 0" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bad_feeds_are_recorded_and_the_others_still_load(tmp_path, demo_site, capsys):
+    base = demo_site.base_url("courier")
+    feeds = (f"feeds:\n  - {{name: good, url: '{base}/feed.xml'}}\n"
+             f"  - {{name: unreachable, url: 'http://127.0.0.1:9/feed.xml'}}\n"
+             f"  - {{name: malformed, url: '{base}/faults/malformed.xml'}}\n"
+             f"  - {{name: missing, url: '{base}/faults/nothing-here.xml'}}\n"
+             f"  - {{name: bad-links, url: '{base}/faults/bad-links.xml'}}\n")
+    cfg = write_config(tmp_path / "config", feeds)
+    db = tmp_path / "newsmon.duckdb"
+    assert main(["run", "--config", str(cfg), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "feeds polled 5, failed 3" in out
+    with duckdb.connect(str(db), read_only=True) as c:
+        status = dict(c.execute("select feed, last_status || ': ' || coalesce(last_error, '') from feeds").fetchall())
+        fallback = c.execute("select title, extracted, extraction_error, text from articles "
+                             "where feed = 'bad-links' order by title").fetchall()
+        good = c.execute("select count(*) from articles where feed = 'good' and extracted").fetchone()[0]
+    assert status["good"] == "ok: "
+    assert status["unreachable"].startswith("error: ConnectError")
+    assert status["malformed"].startswith("error: malformed feed")
+    assert status["missing"] == "error: HTTP 404"
+    assert status["bad-links"] == "ok: "
+    assert fallback == [
+        ("A PDF about peacekeepers", False, "not HTML (content-type application/pdf)",
+         "The summary of a report on peacekeepers."),
+        ("Missing page on the ceasefire", False, "fetch failed: HTTP 404", "A summary about the ceasefire talks."),
+    ]
+    assert good == 4
+
+
+def test_unusable_database_is_a_clear_error(tmp_path, demo_site, capsys):
+    cfg = write_config(tmp_path / "config", demo_site.feeds_yaml())
+    bogus = tmp_path / "not-a-db.duckdb"
+    bogus.write_bytes(b"this is not a database" * 100)
+    assert main(["run", "--config", str(cfg), "--db", str(bogus)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bogus) in err
+
+
+def test_demo_command_shows_the_story(tmp_path, capsys):
+    from pipeline.demo.run import run_demo
+
+    summaries = run_demo(tmp_path)
+    assert [len(s.alerts_raised) for s in summaries] == [0, 2]
+    out = capsys.readouterr().out
+    assert "New actor in the story: Alexander Stubb" in out
+    assert "Stance change: Russian State Duma on peacekeeping: oppose -> support" in out
+    assert "local webhook received 2 message(s)" in out
