@@ -117,3 +117,13 @@ def test_demo_command_shows_the_story(tmp_path, capsys):
     assert "New actor in the story: Alexander Stubb" in out
     assert "Stance change: Russian State Duma on peacekeeping: oppose -> support" in out
     assert "local webhook received 2 message(s)" in out
+
+
+def test_same_article_in_two_feeds_is_stored_once(tmp_path, demo_site, capsys):
+    url = demo_site.base_url("courier") + "/feed.xml"
+    feeds = f"feeds:\n  - {{name: first, url: '{url}'}}\n  - {{name: again, url: '{url}?utm_source=x'}}\n"
+    db = tmp_path / "newsmon.duckdb"
+    assert main(["run", "--config", str(write_config(tmp_path / "config", feeds)), "--db", str(db)]) == 0
+    with duckdb.connect(str(db), read_only=True) as c:
+        assert c.execute("select feed, count(*) from articles group by feed").fetchall() == [("first", 4)]
+        assert c.execute("select count(distinct canonical_url) from articles").fetchone()[0] == 4

@@ -4,9 +4,6 @@
 with periods as (
     select * from actor_topic_stance
 ),
-evidence as (
-    select * from stg_stances
-),
 changes as (
     select
         cur.actor_id,
@@ -28,7 +25,12 @@ changes as (
       and cur.evidence_count >= getvariable('stance_min_evidence')
       and prev.evidence_count >= getvariable('stance_min_evidence')
 ),
-sentences as (    -- the last statement before the change and the first ones after it
+one_per_article as (
+    select *
+    from stg_stances
+    qualify row_number() over (partition by actor_id, topic, article_id order by sentence_index) = 1
+),
+sentences as (    -- the last statement before the change and the first ones after it, one per article
     select
         c.actor_id, c.topic, c.period,
         e.url, e.title, e.sentence, e.source_domain, e.event_at, e.stance,
@@ -38,7 +40,7 @@ sentences as (    -- the last statement before the change and the first ones aft
                            order by case when e.event_at < c.after_from then -epoch(e.event_at)
                                          else epoch(e.event_at) end, e.url) as rank_in_side
     from changes c
-    join evidence e
+    join one_per_article e
       on e.actor_id = c.actor_id and e.topic = c.topic
      and e.event_at between c.before_from and c.after_to
 ),

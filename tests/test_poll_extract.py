@@ -1,0 +1,75 @@
+"""Poll and extract stages on their own: exact records out of real feed bytes and demo pages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pipeline.config import FeedConfig
+from pipeline.extract import extract_html, fetch_and_extract
+from pipeline.fetch import Fetcher
+from pipeline.poll import parse_feed, poll_feed
+from pipeline.records import FeedEntry
+from pipeline.urls import article_key, canonical_url
+
+NOW = datetime(2026, 2, 27, 12, tzinfo=timezone.utc)
+
+RSS = b"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>
+<item><title>Truce &amp; talks</title><link>https://News.Example.org/a/1?utm_source=rss&amp;id=7#top</link>
+<guid>g-1</guid><pubDate>Tue, 03 Feb 2026 14:30:00 GMT</pubDate><description>&lt;p&gt;The &lt;b&gt;Duma&lt;/b&gt; voted.&lt;/p&gt;</description></item>
+<item><title>Same story again</title><link>https://news.example.org/a/1?id=7</link><guid>g-2</guid></item>
+<item><title>No link at all</title><guid>g-3</guid></item>
+<item><title>Local file</title><link>file:///etc/passwd</link></item>
+</channel></rss>"""
+
+
+def test_parse_feed_exact_entries(settings):
+    entries, dropped, error = parse_feed("f", RSS, "application/rss+xml", settings)
+    assert error is None and dropped == 2
+    canonical = "https://news.example.org/a/1?id=7"
+    assert entries == [FeedEntry("f", article_key(canonical, "g-1", ""), "https://News.Example.org/a/1?utm_source=rss&id=7#top",
+                                 canonical, "g-1", "Truce & talks", "The Duma voted.",
+                                 datetime(2026, 2, 3, 14, 30, tzinfo=timezone.utc))]
+
+
+def test_canonical_url_strips_tracking():
+    assert canonical_url("HTTPS://Example.com:443/a/?utm_campaign=x&fbclid=y&page=2#frag") == "https://example.com/a/?page=2"
+
+
+def test_feed_bytes_that_are_not_a_feed(settings):
+    entries, _, error = parse_feed("f", b"<html><body>hello</body></html>", "text/html", settings)
+    assert entries == [] and error.startswith("not a feed") or error.startswith("malformed feed")
+
+
+def test_poll_sends_validators_and_304_adds_nothing(settings, demo_site):
+    feed = FeedConfig(name="demo-ledger", url=demo_site.base_url("ledger") + "/feed.xml")
+    with Fetcher(settings) as f:
+        first = poll_feed(f, feed, None, NOW)
+        assert first.status == "ok" and len(first.entries) == 3 and first.etag
+        from pipeline.records import FeedState
+        state = FeedState(feed.name, feed.url, first.etag, first.last_modified)
+        second = poll_feed(f, feed, state, NOW)
+    assert (second.status, second.http_status, second.entries) == ("not_modified", 304, ())
+
+
+def test_extract_demo_page_drops_boilerplate(settings, demo_site):
+    site = demo_site
+    art = next(a for a in site.articles if a.slug == "duma-rejects-foreign-peacekeepers")
+    url = site.base_url("ledger") + art.path
+    entry = FeedEntry("demo-ledger", "k1", url, url, url, art.title, "summary", art.date)
+    with Fetcher(settings) as f:
+        article = fetch_and_extract(f, entry, NOW)
+    assert article.extracted and article.extraction_error is None
+    assert article.title == "Russian State Duma rejects any foreign peacekeepers in Ukraine"
+    assert article.site_name == "Atlantic Ledger" and article.language == "en"
+    assert article.source_domain == "127.0.0.2"
+    lines = article.text.split("\n")
+    assert lines[0] == article.title and len(lines) == 5    # headline + the four paragraphs, nothing else
+    assert lines[1].startswith("The Russian State Duma rejected any deployment of foreign peacekeepers")
+    for boilerplate in ("cookies", "Related stories", "All rights reserved", "Subscribe", "morning briefing"):
+        assert boilerplate not in article.text
+
+
+def test_extract_without_article_text_keeps_summary():
+    entry = FeedEntry("f", "k", "http://x/1", "http://x/1", None, "Title", "Feed summary.", None)
+    article = extract_html(entry, b"<html><body><nav>Home</nav></body></html>", "http://x/1", NOW, 10_000)
+    assert (article.extracted, article.extraction_error, article.text) == (False, "no article text found on page",
+                                                                            "Feed summary.")
