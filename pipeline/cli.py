@@ -90,6 +90,22 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipeline.store import StoreError
+
+    try:
+        conn = _open_read(args)
+    except StoreError as exc:
+        return _fail(str(exc), 3)
+    try:
+        conn.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+    except duckdb.Error as exc:
+        return _fail(str(exc).splitlines()[0], 1)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description="Monitor news feeds for new actors and stance changes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -108,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = sub.add_parser("feeds", help="list feeds with status, last success and last error")
     feeds.add_argument("--db", help="DuckDB file")
     feeds.set_defaults(func=cmd_feeds)
+    sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
+    sql.add_argument("query")
+    sql.add_argument("--db", help="DuckDB file")
+    sql.add_argument("--max-rows", type=int, default=50)
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
