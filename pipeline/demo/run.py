@@ -48,5 +48,6 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, base_config: P
             summaries.append(summary)
             echo(format_summary(summary))
         echo(f"\nlocal webhook received {len(hook.received)} message(s)")
-        echo(f"database: {db_path}  (try: duckdb {db_path} \"select * from alerts\")")
+        echo(f"database: {db_path}")
+        echo(f"try: .venv/bin/newsmon sql \"select alert_type, actor_name, topic, summary from alerts\" --db {db_path}")
     return summaries
