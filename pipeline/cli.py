@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         annotator = Annotator.build(config, settings.spacy_model)
-        summary = run_cycle(config, settings, annotator)
+        summary = run_cycle(config, settings, annotator, all_feeds=args.all)
     except (StoreError, CycleBusy) as exc:
         return _fail(str(exc), 3)
     print(format_summary(summary))
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one cycle: poll, fetch, extract, annotate, load, models, alerts, notify")
     run.add_argument("--config", help="config folder (default $NEWSMON_CONFIG or ./config)")
     run.add_argument("--db", help="DuckDB file (default $NEWSMON_DB or data/newsmon.duckdb)")
+    run.add_argument("--all", action="store_true", help="poll every feed now, not only the ones that are due")
     run.set_defaults(func=cmd_run)
     demo = sub.add_parser("demo", help="serve the bundled demo news site on loopback and run the pipeline over it")
     demo.add_argument("--config", help="take alerts.yaml (channels) from this folder too")

@@ -17,7 +17,7 @@ from pipeline.config import Config
 from pipeline.extract import fetch_articles
 from pipeline.fetch import Fetcher
 from pipeline.notify import DeliveryReport, apprise_send, deliver
-from pipeline.poll import poll_feeds
+from pipeline.poll import due_feeds, poll_feeds
 from pipeline.records import Annotation, Article, FeedEntry, PollResult
 from pipeline.settings import Settings
 from pipeline.sqlrun import run_models_and_alerts
@@ -59,10 +59,13 @@ def new_cycle_id(now: datetime) -> str:
 
 # --- stages (each usable on its own: the CLI chains them, the DAG runs them as tasks) ---
 
-def poll_stage(conn: duckdb.DuckDBPyConnection, config: Config, settings: Settings, now: datetime) -> list[PollResult]:
+def poll_stage(conn: duckdb.DuckDBPyConnection, config: Config, settings: Settings, now: datetime,
+               all_feeds: bool = False) -> list[PollResult]:
+    """Poll the feeds that are due (or all of them); a cycle with nothing due costs one query."""
     states = store.feed_states(conn)
+    feeds = list(config.feeds) if all_feeds else due_feeds(config.feeds, states, now)
     with Fetcher(settings) as fetcher:
-        return poll_feeds(fetcher, config.feeds, states, now)
+        return poll_feeds(fetcher, feeds, states, now)
 
 
 def select_new_entries(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult]) -> list[FeedEntry]:
@@ -143,19 +146,20 @@ def summarise_polls(summary: CycleSummary, polls: Sequence[PollResult]) -> None:
 
 def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime | None = None,
               send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send,
-              cycle_id: str | None = None) -> CycleSummary:
+              cycle_id: str | None = None, all_feeds: bool = False) -> CycleSummary:
     """A whole cycle in this process, holding the cycle lock throughout."""
     now = now or utcnow()
     summary = CycleSummary(cycle_id or new_cycle_id(now))
     with cycle_lock(settings.db_path):
         conn = store.connect(settings.db_path)
         try:
-            polls = poll_stage(conn, config, settings, now)
+            polls = poll_stage(conn, config, settings, now, all_feeds)
             summarise_polls(summary, polls)
             entries = select_new_entries(conn, polls)
             articles = dedupe_articles(fetch_stage(entries, settings, now))
             annotations = annotate_stage(articles, annotator)
-            counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors)
+            counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
+                                      settings)
             summary.new_articles = counts.new_articles
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (

@@ -36,25 +36,35 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def check_url(url: str, allow_private: bool) -> None:
-    """Raise BlockedAddress unless the URL is http(s) and every address of its host is public."""
+def check_scheme(url: str) -> str:
+    """The URL's host, when the URL is absolute http(s); BlockedAddress otherwise."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"}:
         raise BlockedAddress(f"scheme {scheme or '(none)'!r} refused (only http and https)")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise BlockedAddress("URL has no host")
-    if allow_private:
-        return
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:
-        raise BlockedAddress(f"bad port in URL: {exc}") from exc
-    for addr in resolve(host, port):
+    return parts.hostname
+
+
+def check_addresses(host: str, addresses: list[str]) -> None:
+    for addr in addresses:
         ip = ipaddress.ip_address(addr.split("%", 1)[0])
         if not is_public(ip):
             raise BlockedAddress(
                 f"host {host!r} resolves to non-public address {ip} "
                 "(set NEWSMON_ALLOW_PRIVATE_NETWORKS=1 to allow)"
             )
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Raise BlockedAddress unless the URL is http(s) and every address of its host is public."""
+    host = check_scheme(url)
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError as exc:
+        raise BlockedAddress(f"bad port in URL: {exc}") from exc
+    check_addresses(host, resolve(host, port))

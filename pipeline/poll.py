@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import calendar
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -11,15 +13,14 @@ import feedparser
 
 from pipeline.config import FeedConfig
 from pipeline.fetch import Fetcher, FetchError, check_status
-from pipeline.netguard import BlockedAddress, check_url
+from pipeline.netguard import BlockedAddress, check_scheme
 from pipeline.records import FeedEntry, FeedState, PollResult
+from pipeline.schedule import feed_hint_seconds
 from pipeline.settings import Settings
 from pipeline.textclean import clean_text, html_to_text
 from pipeline.urls import article_key, canonical_url
 
 log = logging.getLogger(__name__)
-
-_FEED_TYPES = ("xml", "rss", "atom", "rdf")
 
 
 def _entry_time(entry: Any) -> datetime | None:
@@ -33,32 +34,53 @@ def _entry_time(entry: Any) -> datetime | None:
     return None
 
 
-def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) -> tuple[list[FeedEntry], int, str | None]:
-    """Entries of a feed document, the number dropped, and an error when nothing usable was found."""
-    parsed = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml"})
+@dataclass(frozen=True)
+class ParsedFeed:
+    entries: list[FeedEntry]
+    dropped: int
+    drop_reasons: str | None
+    error: str | None
+    hint: float | None
+
+
+def _link_of(raw: Any) -> str:
+    link = clean_text(raw.get("link"))
+    if not link and raw.get("guidislink") and str(raw.get("id", "")).startswith(("http://", "https://")):
+        link = clean_text(raw.get("id"))  # a permalink GUID is the article's URL
+    return link
+
+
+def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) -> ParsedFeed:
+    """Entries of a feed document (bytes only: feedparser opens files and URLs when given a string)."""
+    if not isinstance(body, (bytes, bytearray)):
+        raise TypeError("feed documents are parsed from bytes only")
+    parsed = feedparser.parse(bytes(body), response_headers={"content-type": content_type or "application/xml"},
+                              sanitize_html=False, resolve_relative_uris=False)
+    meta = parsed.get("feed", {})
+    hint = feed_hint_seconds(meta.get("ttl"), meta.get("sy_updateperiod"), meta.get("sy_updatefrequency"))
     raw_entries = list(parsed.entries)
     if not raw_entries and not parsed.bozo and not parsed.version:
-        return [], 0, f"not a feed (content-type {content_type or 'unknown'})"
+        return ParsedFeed([], 0, None, f"not a feed (content-type {content_type or 'unknown'})", hint)
+    reasons: Counter[str] = Counter()
+    if len(raw_entries) > settings.max_items_per_feed:
+        reasons["over the per-poll cap"] = len(raw_entries) - settings.max_items_per_feed
     entries: list[FeedEntry] = []
-    dropped = max(0, len(raw_entries) - settings.max_items_per_feed)
     seen: set[str] = set()
     for raw in raw_entries[: settings.max_items_per_feed]:
-        link = clean_text(raw.get("link"))
+        link = _link_of(raw)
         guid = clean_text(raw.get("id")) or None
         title = html_to_text(raw.get("title"))
         summary = html_to_text(raw.get("summary"))
-        if link:
-            try:
-                check_url(link, allow_private=True)  # scheme and host only; addresses are checked at fetch
-            except BlockedAddress:
-                link = ""
-        if link and len(link) > settings.max_url_length:
-            link = ""
-        if not link and not guid and not (title or summary):
-            dropped += 1
-            continue
         if not link:
-            dropped += 1  # nothing to fetch; we keep only articles we can point analysts to
+            reasons["without a link"] += 1
+            continue
+        if len(link) > settings.max_url_length:
+            reasons["over-long URL"] += 1
+            continue
+        try:
+            check_scheme(link)  # addresses are checked when the page is fetched
+        except BlockedAddress:
+            reasons["not an http(s) link"] += 1
             continue
         canonical = canonical_url(link)
         key = article_key(canonical, guid, title + summary)
@@ -66,44 +88,72 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) ->
             continue
         seen.add(key)
         entries.append(FeedEntry(feed, key, link, canonical, guid, title, summary, _entry_time(raw)))
+    dropped = sum(reasons.values())
+    why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or None
     if parsed.bozo and not entries:  # a broken feed that still has usable entries is ingested
         exc = parsed.bozo_exception
-        return [], dropped, f"malformed feed: {type(exc).__name__}: {exc}"[:500]
-    return entries, dropped, None
+        return ParsedFeed([], dropped, why, f"malformed feed: {type(exc).__name__}: {exc}"[:500], hint)
+    return ParsedFeed(entries, dropped, why, None, hint)
 
 
 def poll_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState | None, now: datetime) -> PollResult:
     """Poll one feed; never raises: every failure becomes a PollResult with status 'error'."""
     headers: dict[str, str] = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
-    if state and state.url == feed.url:
+    s = fetcher.settings
+    conditional = bool(
+        state and state.url == feed.url and (state.etag or state.last_modified)
+        and state.last_unconditional_at is not None
+        and (now - _aware(state.last_unconditional_at)).total_seconds() < s.unconditional_every
+    )
+    if conditional and state:
         if state.etag:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
+    base = {"feed": feed.name, "url": feed.url, "polled_at": now, "conditional": conditional}
     try:
         resp = fetcher.get(feed.url, headers)
         if resp.status == 304:
-            return PollResult(feed.name, feed.url, now, "not_modified", 304,
-                              etag=state.etag if state else None,
-                              last_modified=state.last_modified if state else None)
+            return PollResult(**base, status="not_modified", http_status=304,
+                              etag=state.etag if state else None, last_modified=state.last_modified if state else None,
+                              retry_after=resp.headers.get("retry-after"))
         check_status(resp)
-        entries, dropped, error = parse_feed(feed.name, resp.body, resp.content_type, fetcher.settings)
+        parsed = parse_feed(feed.name, resp.body, resp.content_type, s)
     except FetchError as exc:
-        return PollResult(feed.name, feed.url, now, "error", exc.status, error=exc.reason)
+        return PollResult(**base, status="error", http_status=exc.status, error=exc.reason,
+                          retry_after=exc.retry_after, hard=exc.hard)
     except Exception as exc:  # a parser bug must not stop the other feeds
         log.exception("feed %s: unexpected error", feed.name)
-        return PollResult(feed.name, feed.url, now, "error", None, error=f"{type(exc).__name__}: {exc}"[:500])
-    if error:
-        return PollResult(feed.name, feed.url, now, "error", resp.status, error=error)
-    return PollResult(feed.name, feed.url, now, "ok", resp.status, None,
-                      resp.headers.get("etag"), resp.headers.get("last-modified"),
-                      tuple(entries), dropped)
+        return PollResult(**base, status="error", error=f"{type(exc).__name__}: {exc}"[:500], hard=True)
+    if parsed.error:
+        return PollResult(**base, status="error", http_status=resp.status, error=parsed.error, hard=True,
+                          dropped_entries=parsed.dropped, drop_reasons=parsed.drop_reasons, feed_hint=parsed.hint)
+    return PollResult(**base, status="ok", http_status=resp.status, etag=resp.headers.get("etag"),
+                      last_modified=resp.headers.get("last-modified"), entries=tuple(parsed.entries),
+                      dropped_entries=parsed.dropped, drop_reasons=parsed.drop_reasons,
+                      retry_after=resp.headers.get("retry-after"), feed_hint=parsed.hint)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def due_feeds(feeds: Iterable[FeedConfig], states: dict[str, FeedState], now: datetime) -> list[FeedConfig]:
+    """Feeds to poll in this cycle: new ones, ones whose URL changed, and ones whose time has come."""
+    out = []
+    for feed in feeds:
+        state = states.get(feed.name)
+        if state is None or state.url != feed.url or state.due(now):
+            out.append(feed)
+    return out
 
 
 def poll_feeds(fetcher: Fetcher, feeds: Iterable[FeedConfig], states: dict[str, FeedState],
                now: datetime) -> list[PollResult]:
     feeds = list(feeds)
-    with ThreadPoolExecutor(max_workers=max(1, min(fetcher.settings.fetch_workers, len(feeds) or 1))) as pool:
+    if not feeds:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(fetcher.settings.fetch_workers, len(feeds)))) as pool:
         results = list(pool.map(lambda f: poll_feed(fetcher, f, states.get(f.name), now), feeds))
     for r in results:
         if r.status == "error":

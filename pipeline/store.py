@@ -13,7 +13,8 @@ import pyarrow as pa
 
 from pipeline.config import ActorConfig
 from pipeline.records import Annotation, Article, FeedState, PollResult, to_row
-from pipeline.settings import SQL_DIR
+from pipeline.schedule import Schedule, next_schedule, parse_retry_after
+from pipeline.settings import SQL_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,10 @@ def migrate(conn: duckdb.DuckDBPyConnection, schema_dir: Path = SQL_DIR / "schem
 
 
 def feed_states(conn: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
-    rows = conn.execute("select feed, url, etag, last_modified, last_success_at, consecutive_failures from feeds").fetchall()
+    rows = conn.execute("""
+        select feed, url, etag, last_modified, last_success_at, consecutive_failures, coalesce(failure_score, 0),
+               poll_interval, next_poll_at, last_unconditional_at, coalesce(unhealthy, false)
+        from feeds""").fetchall()
     return {r[0]: FeedState(*r) for r in rows}
 
 
@@ -123,7 +127,7 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -
 
 def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datetime,
                polls: Sequence[PollResult], articles: Sequence[Article],
-               annotations: Sequence[Annotation], actors: Sequence[ActorConfig]) -> LoadCounts:
+               annotations: Sequence[Annotation], actors: Sequence[ActorConfig], settings: Settings) -> LoadCounts:
     """Write one cycle in ONE transaction; rows already present (same natural key) are left alone."""
     new_per_feed: dict[str, int] = {}
     for a in articles:
@@ -131,11 +135,13 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
     conn.execute("begin")
     try:
         conn.execute("insert or ignore into cycles (cycle_id, started_at) values (?, ?)", [cycle_id, started_at])
-        _upsert_feeds(conn, polls, new_per_feed)
+        schedules = _upsert_feeds(conn, polls, new_per_feed, settings)
         _insert(conn, "feed_polls", [{
             "cycle_id": cycle_id, "feed": p.feed, "polled_at": p.polled_at, "status": p.status,
             "http_status": p.http_status, "error": p.error, "entries": len(p.entries),
-            "new_articles": new_per_feed.get(p.feed, 0), "dropped_entries": p.dropped_entries} for p in polls])
+            "new_articles": new_per_feed.get(p.feed, 0), "dropped_entries": p.dropped_entries,
+            "conditional": p.conditional, "retry_after": p.retry_after, "drop_reasons": p.drop_reasons,
+            "next_poll_at": schedules[p.feed].next_poll_at} for p in polls])
         n_articles = _insert(conn, "articles", [{**to_row(a), "cycle_id": cycle_id} for a in articles])
         n_topics = _insert(conn, "topic_mentions", [to_row(t) for ann in annotations for t in ann.topics])
         n_actors = _insert(conn, "actor_mentions", [to_row(m) for ann in annotations for m in ann.actors])
@@ -148,15 +154,26 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
     return LoadCounts(n_articles, n_topics, n_actors, n_stances)
 
 
-def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: dict[str, int]) -> None:
+def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: dict[str, int],
+                  settings: Settings) -> dict[str, Schedule]:
+    states = feed_states(conn)
+    out: dict[str, Schedule] = {}
     for p in polls:
         ok = p.status in ("ok", "not_modified")
+        prev = states.get(p.feed)
+        new_items = new_per_feed.get(p.feed, 0)
+        sched = next_schedule(prev.poll_interval if prev else None, prev.failure_score if prev else 0.0, p.status,
+                              len(p.entries), new_items, p.feed_hint, parse_retry_after(p.retry_after, p.polled_at),
+                              p.hard, p.polled_at, settings)
+        out[p.feed] = sched
         conn.execute(
             """
             insert into feeds as f (feed, url, etag, last_modified, last_polled_at, last_status, last_http_status,
-                               last_error, last_success_at, consecutive_failures, articles_total)
+                               last_error, last_success_at, consecutive_failures, articles_total, failure_score,
+                               poll_interval, next_poll_at, last_unconditional_at, unhealthy, feed_hint_seconds)
             values ($feed, $url, $etag, $lm, $at, $status, $http, $error, case when $ok then $at end,
-                    case when $ok then 0 else 1 end, $new)
+                    case when $ok then 0 else 1 end, $new, $score, $interval, $next,
+                    case when not $conditional then $at end, $unhealthy, $hint)
             on conflict (feed) do update set
                 url = excluded.url,
                 etag = case when $ok then excluded.etag else f.etag end,
@@ -167,12 +184,21 @@ def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], 
                 last_error = excluded.last_error,
                 last_success_at = coalesce(excluded.last_success_at, f.last_success_at),
                 consecutive_failures = case when $ok then 0 else f.consecutive_failures + 1 end,
-                articles_total = f.articles_total + excluded.articles_total
+                articles_total = f.articles_total + excluded.articles_total,
+                failure_score = excluded.failure_score,
+                poll_interval = excluded.poll_interval,
+                next_poll_at = excluded.next_poll_at,
+                last_unconditional_at = case when $ok and not $conditional then excluded.last_polled_at
+                                             else f.last_unconditional_at end,
+                unhealthy = excluded.unhealthy,
+                feed_hint_seconds = coalesce(excluded.feed_hint_seconds, f.feed_hint_seconds)
             """,
             {"feed": p.feed, "url": p.url, "etag": p.etag, "lm": p.last_modified, "at": p.polled_at,
-             "status": p.status, "http": p.http_status, "error": p.error, "ok": ok,
-             "new": new_per_feed.get(p.feed, 0)},
+             "status": p.status, "http": p.http_status, "error": p.error, "ok": ok, "new": new_items,
+             "score": sched.failure_score, "interval": sched.poll_interval, "next": sched.next_poll_at,
+             "conditional": p.conditional, "unhealthy": sched.unhealthy, "hint": p.feed_hint},
         )
+    return out
 
 
 def sync_registry(conn: duckdb.DuckDBPyConnection, actors: Sequence[ActorConfig]) -> None:

@@ -64,7 +64,7 @@ def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = 
     annotations = staging.load_annotations(base / "annotations.json")
     conn = store.connect(settings.db_path)
     try:
-        counts = store.load_cycle(conn, cycle_id, now, polls, articles, annotations, config.actors)
+        counts = store.load_cycle(conn, cycle_id, now, polls, articles, annotations, config.actors, settings)
     finally:
         conn.close()
     return {"run_dir": folder, "new_articles": counts.new_articles, "actor_mentions": counts.actor_mentions,

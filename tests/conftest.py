@@ -20,6 +20,10 @@ os.environ.update({
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1",
     "NEWSMON_DATA_DIR": str(_AIRFLOW_HOME / "newsmon-data"),
     "NEWSMON_FETCH_TIMEOUT": "5",
+    # our own loopback servers: no politeness gap, and every feed is due at every cycle
+    "NEWSMON_HOST_MIN_GAP": "0",
+    "NEWSMON_POLL_MIN_INTERVAL": "0",
+    "NEWSMON_POLL_INITIAL_INTERVAL": "0",
 })
 
 
@@ -112,7 +116,8 @@ def settings(tmp_path):
     from pipeline.settings import Settings
 
     return Settings(config_dir=tmp_path / "config", db_path=tmp_path / "newsmon.duckdb", data_dir=tmp_path / "data",
-                    allow_private_networks=True, fetch_timeout=5.0)
+                    allow_private_networks=True, fetch_timeout=5.0, host_min_gap=0.0, poll_min_interval=0.0,
+                    poll_initial_interval=0.0)
 
 
 def write_config(folder: Path, feeds_yaml: str, alerts_yaml: str | None = None) -> Path:

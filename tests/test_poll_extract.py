@@ -22,8 +22,10 @@ RSS = b"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><tit
 
 
 def test_parse_feed_exact_entries(settings):
-    entries, dropped, error = parse_feed("f", RSS, "application/rss+xml", settings)
-    assert error is None and dropped == 2
+    parsed = parse_feed("f", RSS, "application/rss+xml", settings)
+    entries = parsed.entries
+    assert parsed.error is None and parsed.dropped == 2
+    assert parsed.drop_reasons == "2 not an http(s) link"   # feedparser turns the bare GUID "g-3" into a link
     canonical = "https://news.example.org/a/1?id=7"
     assert entries == [FeedEntry("f", article_key(canonical, "g-1", ""), "https://News.Example.org/a/1?utm_source=rss&id=7#top",
                                  canonical, "g-1", "Truce & talks", "The Duma voted.",
@@ -35,8 +37,8 @@ def test_canonical_url_strips_tracking():
 
 
 def test_feed_bytes_that_are_not_a_feed(settings):
-    entries, _, error = parse_feed("f", b"<html><body>hello</body></html>", "text/html", settings)
-    assert entries == [] and error.startswith("not a feed") or error.startswith("malformed feed")
+    parsed = parse_feed("f", b"<html><body>hello</body></html>", "text/html", settings)
+    assert parsed.entries == [] and parsed.error.startswith(("not a feed", "malformed feed"))
 
 
 def test_poll_sends_validators_and_304_adds_nothing(settings, demo_site):

@@ -36,7 +36,8 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, base_config: P
         config = load_config(config_dir)
         local = Channel("demo-webhook", hook.apprise_url, None)
         config = replace(config, channels=(*config.channels, local))
-        settings = replace(Settings.from_env(config_dir, db_path), allow_private_networks=True)
+        # our own loopback outlets: a short politeness gap keeps the demo quick
+        settings = replace(Settings.from_env(config_dir, db_path), allow_private_networks=True, host_min_gap=0.05)
         echo(f"demo site: {', '.join(site.base_url(o.key) for o in site.outlets)}")
         echo(f"channels: {', '.join(c.name for c in config.channels)} (demo-webhook is a local receiver)")
         echo("loading spaCy model...")
