@@ -1,7 +1,7 @@
 """Poll and extract stages on their own: exact records out of real feed bytes and demo pages."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pipeline.config import FeedConfig
 from pipeline.extract import extract_html, fetch_and_extract
@@ -47,9 +47,12 @@ def test_poll_sends_validators_and_304_adds_nothing(settings, demo_site):
         first = poll_feed(f, feed, None, NOW)
         assert first.status == "ok" and len(first.entries) == 3 and first.etag
         from pipeline.records import FeedState
-        state = FeedState(feed.name, feed.url, first.etag, first.last_modified)
+        state = FeedState(feed.name, feed.url, first.etag, first.last_modified, last_unconditional_at=NOW)
         second = poll_feed(f, feed, state, NOW)
-    assert (second.status, second.http_status, second.entries) == ("not_modified", 304, ())
+        # validators older than 12 h are not trusted: an unconditional fetch
+        stale = poll_feed(f, feed, state, NOW + timedelta(hours=13))
+    assert (second.status, second.http_status, second.entries, second.conditional) == ("not_modified", 304, (), True)
+    assert (stale.status, stale.conditional, len(stale.entries)) == ("ok", False, 3)
 
 
 def test_extract_demo_page_drops_boilerplate(settings, demo_site):
