@@ -28,6 +28,10 @@ def load_model(name: str | None = None) -> Any:
     raise RuntimeError(f"no spaCy model found (tried {', '.join([name] if name else MODEL_PACKAGES)})")
 
 
+def is_english(article: Article) -> bool:
+    return article.language in (None, "en")
+
+
 def _plural_forms(word: str) -> set[str]:
     forms = {word, word + "s", word + "es"}
     if word.endswith("y"):
@@ -67,9 +71,13 @@ class Annotator:
         return cls(nlp, matcher, topic_of, CueLexicon(config.stance), known)
 
     def annotate(self, articles: Iterable[Article], batch_size: int = 16) -> list[Annotation]:
+        """Annotations in input order; articles not in English get an empty one (stored, not analysed)."""
         articles = list(articles)
-        texts = (self._text(a) for a in articles)
-        return [self._annotate_doc(a, doc) for a, doc in zip(articles, self.nlp.pipe(texts, batch_size=batch_size))]
+        english = [a for a in articles if is_english(a)]
+        texts = (self._text(a) for a in english)
+        done = {a.article_id: self._annotate_doc(a, doc)
+                for a, doc in zip(english, self.nlp.pipe(texts, batch_size=batch_size))}
+        return [done.get(a.article_id) or Annotation(a.article_id) for a in articles]
 
     @staticmethod
     def _text(article: Article) -> str:
@@ -137,9 +145,9 @@ class Annotator:
                 actor_at_token[tok.i] = key
         self._add_bare_surnames(doc, ann, actor_at_token, sent_index)
         ann.actors.sort(key=lambda m: m.start_char)
-        # stances: only in sentences that mention a topic
+        # stances: only in sentences that mention a topic, and never from a teaser or summary alone
         per_key: dict[tuple[str, str, int], list] = {}
-        for i, topics in topics_in.items():
+        for i, topics in (topics_in.items() if article.completeness == "full" else ()):
             for hit in sentence_stances(sents[i], self.lexicon, lambda t: actor_at_token.get(t.i)):
                 for topic in sorted(topics):
                     entry = per_key.setdefault((hit.actor_key[0], topic, i), [0.0, [], []])

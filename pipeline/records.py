@@ -87,6 +87,9 @@ class Article:
     extracted: bool = True
     extraction_error: str | None = None
     content_hash: str = ""
+    completeness: str = "full"       # full | teaser | paywalled | summary_only
+    story_id: str | None = None      # near-duplicate group (wire copies share one)
+    simhash: int | None = None       # 64-bit SimHash of the text
 
 
 @dataclass(frozen=True)

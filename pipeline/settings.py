@@ -75,6 +75,7 @@ class Settings:
     unconditional_every: float = 12 * 3600.0
     unhealthy_after: float = 5.0
     max_html_for_extraction: int = 5 * 1024 * 1024
+    extract_time_limit: float = 10.0
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon; news monitoring)"
     spacy_model: str | None = None
 

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from pipeline.config import ActorConfig
+from pipeline.dedup import assign_stories
 from pipeline.records import Annotation, Article, FeedState, PollResult, to_row
 from pipeline.schedule import Schedule, next_schedule, parse_retry_after
 from pipeline.settings import SQL_DIR, Settings
@@ -113,11 +114,14 @@ class LoadCounts:
     stances: int
 
 
-def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict]) -> int:
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
+            types: dict[str, pa.DataType] | None = None) -> int:
     if not rows:
         return 0
+    types = types or {}
     before = conn.execute(f"select count(*) from {table}").fetchone()[0]
-    conn.register("_batch", pa.Table.from_pylist(list(rows)))
+    columns = {k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]}
+    conn.register("_batch", pa.table(columns))
     try:
         conn.execute(f"insert or ignore into {table} by name select * from _batch")
     finally:
@@ -142,7 +146,9 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
             "new_articles": new_per_feed.get(p.feed, 0), "dropped_entries": p.dropped_entries,
             "conditional": p.conditional, "retry_after": p.retry_after, "drop_reasons": p.drop_reasons,
             "next_poll_at": schedules[p.feed].next_poll_at} for p in polls])
-        n_articles = _insert(conn, "articles", [{**to_row(a), "cycle_id": cycle_id} for a in articles])
+        articles = assign_stories(conn, articles)
+        n_articles = _insert(conn, "articles", [{**to_row(a), "cycle_id": cycle_id} for a in articles],
+                             {"simhash": pa.uint64()})
         n_topics = _insert(conn, "topic_mentions", [to_row(t) for ann in annotations for t in ann.topics])
         n_actors = _insert(conn, "actor_mentions", [to_row(m) for ann in annotations for m in ann.actors])
         n_stances = _insert(conn, "stances", [to_row(s) for ann in annotations for s in ann.stances])

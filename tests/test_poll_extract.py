@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from pipeline.config import FeedConfig
-from pipeline.extract import extract_html, fetch_and_extract
+from pipeline.extract import article_from_extraction, extract_in_worker, fetch_articles
 from pipeline.fetch import Fetcher
 from pipeline.poll import parse_feed, poll_feed
 from pipeline.records import FeedEntry
@@ -61,7 +61,7 @@ def test_extract_demo_page_drops_boilerplate(settings, demo_site):
     url = site.base_url("ledger") + art.path
     entry = FeedEntry("demo-ledger", "k1", url, url, url, art.title, "summary", art.date)
     with Fetcher(settings) as f:
-        article = fetch_and_extract(f, entry, NOW)
+        [article] = fetch_articles(f, [entry], NOW)
     assert article.extracted and article.extraction_error is None
     assert article.title == "Russian State Duma rejects any foreign peacekeepers in Ukraine"
     assert article.site_name == "Atlantic Ledger" and article.language == "en"
@@ -75,6 +75,7 @@ def test_extract_demo_page_drops_boilerplate(settings, demo_site):
 
 def test_extract_without_article_text_keeps_summary():
     entry = FeedEntry("f", "k", "http://x/1", "http://x/1", None, "Title", "Feed summary.", None)
-    article = extract_html(entry, b"<html><body><nav>Home</nav></body></html>", "http://x/1", NOW, 10_000)
-    assert (article.extracted, article.extraction_error, article.text) == (False, "no article text found on page",
-                                                                            "Feed summary.")
+    html = b"<html><body><nav>Home</nav></body></html>"
+    article = article_from_extraction(entry, extract_in_worker(html, "http://x/1", 5.0), html, NOW)
+    assert (article.extracted, article.extraction_error, article.text, article.completeness) == (
+        False, "no article text found on page", "Feed summary.", "summary_only")

@@ -1,5 +1,6 @@
 -- alert_new_actor: an actor outside the registry seen in topic context in at least
--- getvariable('new_actor_min_sources') distinct sources. One alert per actor, ever.
+-- getvariable('new_actor_min_sources') distinct sources that are also distinct stories (a wire copy
+-- republished by a second outlet is one story, not independent confirmation). One alert per actor, ever.
 -- grain: actor_id
 with context as (
     select * from int_actor_topic_context
@@ -25,13 +26,15 @@ ranked as (
 ),
 qualified as (
     select actor_id
-    from ranked
+    from context
     group by actor_id
-    having count(*) >= getvariable('new_actor_min_sources')
+    having count(distinct source_domain) >= getvariable('new_actor_min_sources')
+       and count(distinct story_id) >= getvariable('new_actor_min_sources')
 ),
 totals as (
     select actor_id, count(*) as sentences, count(distinct article_id) as articles,
-           count(distinct source_domain) as sources, list(distinct topic order by topic) as topics
+           count(distinct source_domain) as sources, count(distinct story_id) as stories,
+           list(distinct topic order by topic) as topics
     from context
     group by actor_id
 ),
@@ -50,7 +53,7 @@ final as (
         to_json(list({'url': r.url, 'title': r.title, 'sentence': r.sentence,
                       'source_domain': r.source_domain, 'published_at': r.first_at}
                      order by r.source_rank) filter (where r.source_rank <= 3)) as evidence,
-        to_json({'sources': any_value(t.sources), 'articles': any_value(t.articles),
+        to_json({'sources': any_value(t.sources), 'stories': any_value(t.stories), 'articles': any_value(t.articles),
                  'sentences': any_value(t.sentences), 'topics': any_value(t.topics),
                  'first_source': arg_min(r.source_domain, r.source_rank)}) as details
     from ranked r

@@ -8,7 +8,7 @@ topics as (
     select article_id, sentence_index, topic, sentence from stg_topic_mentions
 ),
 articles as (
-    select article_id, url, title, source_domain, event_at from stg_articles
+    select article_id, story_id, url, title, source_domain, event_at from stg_articles
 ),
 final as (
     select
@@ -22,6 +22,7 @@ final as (
         a.url,
         a.title,
         a.source_domain,
+        a.story_id,
         a.event_at
     from mentions m
     join topics t using (article_id, sentence_index)

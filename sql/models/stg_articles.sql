@@ -11,11 +11,14 @@ final as (
         canonical_url,
         feed,
         source_domain,
+        coalesce(story_id, article_id) as story_id,
         title,
         coalesce(published_at, fetched_at) as event_at,
         published_at,
         fetched_at,
-        extracted
+        extracted,
+        completeness,
+        language
     from source
 )
 select * from final
