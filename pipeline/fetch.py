@@ -19,7 +19,7 @@ import httpx
 
 from pipeline.decode import TooLarge, UnsupportedEncoding, decoded
 from pipeline.hostgate import HostGate
-from pipeline.netguard import BlockedAddress, check_addresses, check_scheme, resolve
+from pipeline.netguard import BlockedAddress, check_addresses, check_scheme, parse_networks, resolve
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,14 @@ class Response:
 class GuardedBackend(httpcore.SyncBackend):
     """Resolves, checks every address, then connects to a checked address only."""
 
-    def __init__(self, allow_private: bool):
+    def __init__(self, allow_private: bool, allowed_networks: tuple[str, ...] = ()):
         self.allow_private = allow_private
+        self.allowed = parse_networks(allowed_networks)
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[override]
         addresses = resolve(host, port)
         if not self.allow_private:
-            check_addresses(host, addresses)
+            check_addresses(host, addresses, self.allowed)
         error: Exception | None = None
         for addr in addresses:
             try:
@@ -71,14 +72,14 @@ class GuardedBackend(httpcore.SyncBackend):
 
 
 class GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, allow_private: bool, max_connections: int):
+    def __init__(self, allow_private: bool, max_connections: int, allowed_networks: tuple[str, ...] = ()):
         super().__init__(limits=httpx.Limits(max_connections=max_connections), trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl.create_default_context(cafile=certifi.where()),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
-            network_backend=GuardedBackend(allow_private),
+            network_backend=GuardedBackend(allow_private, allowed_networks),
         )
 
 
@@ -89,7 +90,8 @@ class Fetcher:
         self.settings = settings
         self.gate = gate or HostGate(settings.per_host_limit, settings.host_min_gap)
         self._client = httpx.Client(
-            transport=GuardedTransport(settings.allow_private_networks, max(10, settings.fetch_workers * 2)),
+            transport=GuardedTransport(settings.allow_private_networks, max(10, settings.fetch_workers * 2),
+                                       settings.allowed_networks),
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             trust_env=False,

@@ -47,9 +47,21 @@ def check_scheme(url: str) -> str:
     return parts.hostname
 
 
-def check_addresses(host: str, addresses: list[str]) -> None:
+def parse_networks(cidrs: tuple[str, ...] | list[str]) -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+    except ValueError as exc:
+        raise ValueError(f"NEWSMON_ALLOWED_NETWORKS: {exc}") from None
+
+
+def check_addresses(host: str, addresses: list[str], allowed: tuple = ()) -> None:
+    """Every address must be public, or inside an explicitly allowed network."""
     for addr in addresses:
         ip = ipaddress.ip_address(addr.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip.version == net.version and ip in net for net in allowed):
+            continue
         if not is_public(ip):
             raise BlockedAddress(
                 f"host {host!r} resolves to non-public address {ip} "

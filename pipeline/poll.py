@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +44,17 @@ class ParsedFeed:
     hint: float | None
 
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_doctype(body: bytes) -> bytes:
+    """Drop a DOCTYPE and its internal subset: no entity expansion (billion laughs), no external entities."""
+    head = body[:65536]
+    if b"<!" not in head:
+        return body
+    return _DOCTYPE.sub(b"", head, count=1) + body[65536:]
+
+
 def _link_of(raw: Any) -> str:
     link = clean_text(raw.get("link"))
     if not link and raw.get("guidislink") and str(raw.get("id", "")).startswith(("http://", "https://")):
@@ -54,7 +66,7 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) ->
     """Entries of a feed document (bytes only: feedparser opens files and URLs when given a string)."""
     if not isinstance(body, (bytes, bytearray)):
         raise TypeError("feed documents are parsed from bytes only")
-    parsed = feedparser.parse(bytes(body), response_headers={"content-type": content_type or "application/xml"},
+    parsed = feedparser.parse(strip_doctype(bytes(body)), response_headers={"content-type": content_type or "application/xml"},
                               sanitize_html=False, resolve_relative_uris=False)
     meta = parsed.get("feed", {})
     hint = feed_hint_seconds(meta.get("ttl"), meta.get("sy_updateperiod"), meta.get("sy_updatefrequency"))

@@ -15,6 +15,7 @@ ENV_VARS = {
     "NEWSMON_DB": "DuckDB file the pipeline writes (default: data/newsmon.duckdb)",
     "NEWSMON_DATA_DIR": "folder for staging files and the demo database (default: ./data)",
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1 lets the fetcher reach loopback/private addresses (tests, demo)",
+    "NEWSMON_ALLOWED_NETWORKS": "comma-separated CIDRs the fetcher may reach even though they are private",
     "NEWSMON_FETCH_TIMEOUT": "total deadline per HTTP request in seconds (default 25)",
     "NEWSMON_MAX_BYTES": "cap on decoded bytes per response (default 16 MiB)",
     "NEWSMON_FETCH_WORKERS": "requests in flight at once, all hosts together (default 8)",
@@ -60,6 +61,7 @@ class Settings:
     db_path: Path
     data_dir: Path
     allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()
     fetch_timeout: float = 25.0
     max_bytes: int = 16 * 1024 * 1024
     max_redirects: int = 10
@@ -89,6 +91,8 @@ class Settings:
             db_path=Path(db),
             data_dir=data_dir,
             allow_private_networks=_env_flag("NEWSMON_ALLOW_PRIVATE_NETWORKS"),
+            allowed_networks=tuple(n.strip() for n in os.environ.get("NEWSMON_ALLOWED_NETWORKS", "").split(",")
+                                   if n.strip()),
             fetch_timeout=_env_float("NEWSMON_FETCH_TIMEOUT", 25.0),
             max_bytes=_env_int("NEWSMON_MAX_BYTES", 16 * 1024 * 1024),
             fetch_workers=max(1, _env_int("NEWSMON_FETCH_WORKERS", 8)),

@@ -76,9 +76,12 @@ def migrate(conn: duckdb.DuckDBPyConnection, schema_dir: Path = SQL_DIR / "schem
             conn.execute(path.read_text(encoding="utf-8"))
             conn.execute("insert into schema_migrations (version, name) values (?, ?)", [int(m.group(1)), path.name])
             conn.execute("commit")
-        except Exception:
-            conn.execute("rollback")
-            raise
+        except Exception as exc:
+            try:
+                conn.execute("rollback")
+            except duckdb.Error:
+                pass  # a failed commit already ended the transaction; keep the real error
+            raise duckdb.Error(f"migration {path.name} failed: {str(exc).splitlines()[0]}") from exc
         applied.append(int(m.group(1)))
     if applied:
         log.info("database migrated to schema version %s", applied[-1])

@@ -144,6 +144,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _OutletServer(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client hung up (deadline, size cap): expected, not a server fault
+        super().handle_error(request, client_address)
+
     def __init__(self, site: "DemoSite", outlet: Outlet, port: int):
         self.site, self.outlet = site, outlet
         super().__init__((outlet.host, port), _Handler)

@@ -17,7 +17,7 @@ final as (
         published_at,
         fetched_at,
         extracted,
-        completeness,
+        coalesce(completeness, 'full') as completeness,
         language
     from source
 )
