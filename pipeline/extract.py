@@ -179,7 +179,7 @@ def article_from_extraction(entry: FeedEntry, result: dict[str, Any], html: byte
         url=entry.url,
         canonical_url=entry.canonical_url,
         feed=entry.feed,
-        source_domain=source_domain(entry.canonical_url),
+        source_domain=entry.source_domain or source_domain(entry.canonical_url),
         title=clean_text(result.get("title")) or entry.title,
         published_at=entry.published_at or _parse_date(result.get("date")),
         fetched_at=fetched_at,
@@ -198,7 +198,8 @@ def fallback_article(entry: FeedEntry, fetched_at: datetime, error: str) -> Arti
     text = entry.summary or entry.title
     return Article(
         article_id=entry.article_id, url=entry.url, canonical_url=entry.canonical_url, feed=entry.feed,
-        source_domain=source_domain(entry.canonical_url), title=entry.title, published_at=entry.published_at,
+        source_domain=entry.source_domain or source_domain(entry.canonical_url), title=entry.title,
+        published_at=entry.published_at,
         fetched_at=fetched_at, language=detect_language(text), text=text, guid=entry.guid, extracted=False,
         extraction_error=error, content_hash=_hash(text), completeness="summary_only",
     )
@@ -206,6 +207,8 @@ def fallback_article(entry: FeedEntry, fetched_at: datetime, error: str) -> Arti
 
 def fetch_page(fetcher: Fetcher, entry: FeedEntry) -> tuple[bytes, str] | str:
     """The page's HTML and final URL, or the reason there is none."""
+    if not entry.url:
+        return "feed entry has no link"
     try:
         resp = fetcher.get(entry.url, {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"})
         check_status(resp)

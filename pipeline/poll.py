@@ -19,7 +19,7 @@ from pipeline.records import FeedEntry, FeedState, PollResult
 from pipeline.schedule import feed_hint_seconds
 from pipeline.settings import Settings
 from pipeline.textclean import clean_text, html_to_text
-from pipeline.urls import article_key, canonical_url
+from pipeline.urls import article_key, canonical_url, source_domain
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +45,19 @@ class ParsedFeed:
 
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*(\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
+_PROLOG_NOISE = re.compile(rb"<\?.*?\?>|<!--.*?-->", re.DOTALL)
 
 
 def strip_doctype(body: bytes) -> bytes:
     """Drop a DOCTYPE and its internal subset: no entity expansion (billion laughs), no external entities."""
     head = body[:65536]
-    if b"<!" not in head:
+    m = _DOCTYPE.search(head)
+    if m is None:
         return body
-    return _DOCTYPE.sub(b"", head, count=1) + body[65536:]
+    prolog = _PROLOG_NOISE.sub(b"", head[: m.start()])
+    if b"<" in prolog:  # not in the prolog (e.g. inside CDATA): text, not a declaration
+        return body
+    return head[: m.start()] + head[m.end():] + body[65536:]
 
 
 def _link_of(raw: Any) -> str:
@@ -62,16 +67,18 @@ def _link_of(raw: Any) -> str:
     return link
 
 
-def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) -> ParsedFeed:
+def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings, feed_url: str = "") -> ParsedFeed:
     """Entries of a feed document (bytes only: feedparser opens files and URLs when given a string)."""
     if not isinstance(body, (bytes, bytearray)):
         raise TypeError("feed documents are parsed from bytes only")
+    if not body.strip():
+        return ParsedFeed([], 0, None, "empty response", None)
     parsed = feedparser.parse(strip_doctype(bytes(body)), response_headers={"content-type": content_type or "application/xml"},
                               sanitize_html=False, resolve_relative_uris=False)
     meta = parsed.get("feed", {})
     hint = feed_hint_seconds(meta.get("ttl"), meta.get("sy_updateperiod"), meta.get("sy_updatefrequency"))
     raw_entries = list(parsed.entries)
-    if not raw_entries and not parsed.bozo and not parsed.version:
+    if not raw_entries and not parsed.get("bozo") and not parsed.get("version"):
         return ParsedFeed([], 0, None, f"not a feed (content-type {content_type or 'unknown'})", hint)
     reasons: Counter[str] = Counter()
     if len(raw_entries) > settings.max_items_per_feed:
@@ -83,27 +90,30 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings) ->
         guid = clean_text(raw.get("id")) or None
         title = html_to_text(raw.get("title"))
         summary = html_to_text(raw.get("summary"))
-        if not link:
-            reasons["without a link"] += 1
+        if not link and not (title or summary):
+            reasons["empty (no link, title or summary)"] += 1
             continue
         if len(link) > settings.max_url_length:
             reasons["over-long URL"] += 1
             continue
-        try:
-            check_scheme(link)  # addresses are checked when the page is fetched
-        except BlockedAddress:
-            reasons["not an http(s) link"] += 1
-            continue
-        canonical = canonical_url(link)
+        if link:
+            try:
+                check_scheme(link)  # addresses are checked when the page is fetched
+            except BlockedAddress:
+                reasons["not an http(s) link"] += 1
+                continue
+        # no link: kept with the feed's own text, keyed by GUID or content (nothing to fetch)
+        canonical = canonical_url(link) if link else ""
         key = article_key(canonical, guid, title + summary)
         if key in seen:
             continue
         seen.add(key)
-        entries.append(FeedEntry(feed, key, link, canonical, guid, title, summary, _entry_time(raw)))
+        entries.append(FeedEntry(feed, key, link, canonical, guid, title, summary, _entry_time(raw),
+                                 source_domain(canonical or feed_url)))
     dropped = sum(reasons.values())
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common()) or None
-    if parsed.bozo and not entries:  # a broken feed that still has usable entries is ingested
-        exc = parsed.bozo_exception
+    if parsed.get("bozo") and not entries:  # a broken feed that still has usable entries is ingested
+        exc = parsed.get("bozo_exception")
         return ParsedFeed([], dropped, why, f"malformed feed: {type(exc).__name__}: {exc}"[:500], hint)
     return ParsedFeed(entries, dropped, why, None, hint)
 
@@ -130,13 +140,13 @@ def poll_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState | None, now: 
                               etag=state.etag if state else None, last_modified=state.last_modified if state else None,
                               retry_after=resp.headers.get("retry-after"))
         check_status(resp)
-        parsed = parse_feed(feed.name, resp.body, resp.content_type, s)
+        parsed = parse_feed(feed.name, resp.body, resp.content_type, s, feed.url)
     except FetchError as exc:
         return PollResult(**base, status="error", http_status=exc.status, error=exc.reason,
                           retry_after=exc.retry_after, hard=exc.hard)
     except Exception as exc:  # a parser bug must not stop the other feeds
         log.exception("feed %s: unexpected error", feed.name)
-        return PollResult(**base, status="error", error=f"{type(exc).__name__}: {exc}"[:500], hard=True)
+        return PollResult(**base, status="error", error=f"internal error: {type(exc).__name__}: {exc}"[:500], hard=True)
     if parsed.error:
         return PollResult(**base, status="error", http_status=resp.status, error=parsed.error, hard=True,
                           dropped_entries=parsed.dropped, drop_reasons=parsed.drop_reasons, feed_hint=parsed.hint)

@@ -44,6 +44,7 @@ class FeedEntry:
     title: str
     summary: str
     published_at: datetime | None
+    source_domain: str = ""          # host of the link, else of the feed (entries without a link)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def test_parse_feed_exact_entries(settings):
     canonical = "https://news.example.org/a/1?id=7"
     assert entries == [FeedEntry("f", article_key(canonical, "g-1", ""), "https://News.Example.org/a/1?utm_source=rss&id=7#top",
                                  canonical, "g-1", "Truce & talks", "The Duma voted.",
-                                 datetime(2026, 2, 3, 14, 30, tzinfo=timezone.utc))]
+                                 datetime(2026, 2, 3, 14, 30, tzinfo=timezone.utc), "news.example.org")]
 
 
 def test_canonical_url_strips_tracking():
