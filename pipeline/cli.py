@@ -74,19 +74,68 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+FEEDS_SQL = """
+    select f.feed,
+           case when f.unhealthy then 'UNHEALTHY' else coalesce(f.last_status, '-') end as status,
+           f.last_success_at, f.next_poll_at, f.consecutive_failures,
+           round(coalesce(r.recent, 0) / 7.0, 1) as items_per_day, f.articles_total, f.last_error
+    from feeds f
+    left join (select feed, count(*) as recent from articles
+               where fetched_at >= (select max(fetched_at) from articles) - interval 7 day group by feed) r
+      using (feed)
+    order by f.unhealthy desc, f.feed
+"""
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
+    if args.feeds_command == "import":
+        return cmd_feeds_import(args)
+    if args.feeds_command == "export":
+        return cmd_feeds_export(args)
     from pipeline.store import StoreError
 
     try:
         conn = _open_read(args)
     except StoreError as exc:
         return _fail(str(exc), 3)
-    rows = conn.execute("""select feed, last_status, last_success_at, consecutive_failures, articles_total, last_error
-                           from feeds order by feed""").fetchall()
-    print(f"{'feed':28} {'status':13} {'last success':17} {'fails':>5} {'articles':>8}  last error")
-    for feed, status, ok_at, fails, total, error in rows:
+    rows = conn.execute(FEEDS_SQL).fetchall()
+    print(f"{'feed':26} {'status':12} {'last success':16} {'next poll':16} {'fails':>5} {'items/day':>9}  last error")
+    for feed, status, ok_at, next_at, fails, per_day, _total, error in rows:
         ok = f"{ok_at:%Y-%m-%d %H:%M}" if ok_at else "never"
-        print(f"{feed:28} {status or '-':13} {ok:17} {fails:>5} {total:>8}  {error or ''}")
+        nxt = f"{next_at:%Y-%m-%d %H:%M}" if next_at else "now"
+        print(f"{feed:26} {status:12} {ok:16} {nxt:16} {fails:>5} {per_day:>9}  {error or ''}")
+    return 0
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    from pipeline.opml import feeds_file, import_opml
+
+    settings = Settings.from_env(args.config)
+    try:
+        existing = load_config(settings.config_dir).feeds if (settings.config_dir / "feeds.yaml").exists() else ()
+        report = import_opml(Path(args.file), feeds_file(settings.config_dir), existing)
+    except (ConfigError, ValueError, OSError) as exc:
+        return _fail(f"import: {exc}")
+    for name, url in report.added:
+        print(f"added   {name:30} {url}")
+    for what, why in report.skipped:
+        print(f"skipped {what}: {why}")
+    print(f"{len(report.added)} feed(s) added to {settings.config_dir / 'feeds.yaml'}, {len(report.skipped)} skipped")
+    return 0
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from pipeline.opml import export_opml
+
+    try:
+        config = load_config(Settings.from_env(args.config).config_dir)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    text = export_opml(config.feeds)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -122,9 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--db", help="DuckDB file")
     alerts.add_argument("--limit", type=int, default=20)
     alerts.set_defaults(func=cmd_alerts)
-    feeds = sub.add_parser("feeds", help="list feeds with status, last success and last error")
+    feeds = sub.add_parser("feeds", help="list feeds (status, last success, next poll, items/day, last error); "
+                                         "import/export OPML")
     feeds.add_argument("--db", help="DuckDB file")
-    feeds.set_defaults(func=cmd_feeds)
+    feeds.add_argument("--config", help="config folder (for import/export)")
+    feeds.set_defaults(func=cmd_feeds, feeds_command="list")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command")
+    feeds_sub.add_parser("list", help="every feed with its health (default)")
+    imp = feeds_sub.add_parser("import", help="append the feeds of an OPML file to feeds.yaml")
+    imp.add_argument("file")
+    exp = feeds_sub.add_parser("export", help="write the configured feeds as OPML")
+    exp.add_argument("--out", help="file to write (default: stdout)")
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
     sql.add_argument("query")
     sql.add_argument("--db", help="DuckDB file")

@@ -121,7 +121,7 @@ def test_7_retry_after_delays_the_next_poll(tmp_path, settings, annotator, demo_
                  now=NOW + timedelta(seconds=60)).feeds_polled == 0
 
 
-def test_8_failing_feed_backs_off_is_flagged_and_recovers(tmp_path, settings, annotator, demo_site):
+def test_8_failing_feed_backs_off_is_flagged_and_recovers(tmp_path, settings, annotator, demo_site, capsys):
     url = demo_site.base_url("courier") + "/faults/flaky.xml"
     demo_site.fault_state["flaky_failing"] = True
     now, waits = NOW, []
@@ -132,6 +132,11 @@ def test_8_failing_feed_backs_off_is_flagged_and_recovers(tmp_path, settings, an
             waits.append((nxt - now.replace(tzinfo=None)).total_seconds())
             now = nxt.replace(tzinfo=timezone.utc)
         assert waits == sorted(waits) and waits[-1] == settings.max_backoff and unhealthy and fails == 24
+        from pipeline.cli import main
+
+        assert main(["feeds", "--db", str(settings.db_path)]) == 0
+        listing = capsys.readouterr().out
+        assert "UNHEALTHY" in listing and "HTTP 500" in listing and "next poll" in listing
     finally:
         demo_site.fault_state["flaky_failing"] = False
     cycle(tmp_path, settings, annotator, {"flaky": url}, now=now)
