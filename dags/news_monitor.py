@@ -10,6 +10,9 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import Asset, dag, task
 
 DATABASE = Asset(name="newsmon_database", uri="file:///newsmon/database")
+READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
+# Every task that opens the DuckDB file runs in this one-slot pool: DuckDB allows one writer process.
+DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
 
 DEFAULT_ARGS = {
@@ -38,7 +41,7 @@ def _now(context: dict) -> datetime:
     doc_md=__doc__,
 )
 def news_monitor():
-    @task
+    @task(pool=DUCKDB_POOL)
     def poll(**context) -> dict:
         from pipeline import tasks
 
@@ -56,26 +59,32 @@ def news_monitor():
 
         return tasks.annotate(extracted["run_dir"])
 
-    @task
+    @task(pool=DUCKDB_POOL)
     def load(annotated: dict, **context) -> dict:
         from pipeline import tasks
 
         return tasks.load(annotated["run_dir"], context["run_id"], _now(context))
 
-    @task(outlets=[DATABASE])
+    @task(pool=DUCKDB_POOL, outlets=[DATABASE])
     def models_alerts(loaded: dict, **context) -> dict:
         from pipeline import tasks
 
         return {**loaded, **tasks.models_alerts(context["run_id"], _now(context))}
 
-    @task
+    @task(pool=DUCKDB_POOL)
     def notify(modelled: dict, polled: dict, **context) -> dict:
         from pipeline import tasks
 
         return tasks.notify(context["run_id"], _now(context), {**polled, **modelled})
 
+    @task(pool=DUCKDB_POOL, outlets=[READ_COPY])
+    def publish(notified: dict) -> dict:
+        from pipeline import tasks
+
+        return {**notified, **tasks.publish_read_copy()}
+
     polled = poll()
-    notify(models_alerts(load(annotate(fetch_extract(polled)))), polled)
+    publish(notify(models_alerts(load(annotate(fetch_extract(polled)))), polled))
 
 
 news_monitor()

@@ -48,10 +48,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _open_read(args: argparse.Namespace):
+    """Analysts' commands read the published read copy unless --db names a file."""
+    from pipeline.publish import read_copy_path
     from pipeline.store import connect
 
     settings = Settings.from_env(None, args.db)
-    return connect(settings.db_path, read_only=True)
+    path = settings.db_path if args.db else read_copy_path(settings.db_path)
+    return connect(path, read_only=True)
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from pipeline.extract import fetch_articles
 from pipeline.fetch import Fetcher
 from pipeline.notify import DeliveryReport, apprise_send, deliver
 from pipeline.poll import due_feeds, poll_feeds
+from pipeline.publish import publish
 from pipeline.records import Annotation, Article, FeedEntry, PollResult
 from pipeline.settings import Settings
 from pipeline.sqlrun import run_models_and_alerts
@@ -115,6 +116,7 @@ class CycleSummary:
     alerts_sent: int = 0
     deliveries_failed: int = 0
     alerts_pending: int = 0
+    read_copy: str | None = None
 
 
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime) -> None:
@@ -166,6 +168,8 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
             models_stage(conn, config, summary, now)
             notify_stage(conn, config, summary, now, send)
-            return summary
+            conn.execute("checkpoint")
         finally:
             conn.close()
+        summary.read_copy = str(publish(settings.db_path))
+        return summary

@@ -29,5 +29,7 @@ def format_summary(s: CycleSummary) -> str:
         f"  alerts raised {len(s.alerts_raised)}, messages sent {s.alerts_sent}, "
         f"failed deliveries {s.deliveries_failed}, alerts pending {s.alerts_pending}",
     ]
+    if s.read_copy:
+        lines.append(f"  analysts' read copy: {s.read_copy}")
     lines += [format_alert(a) for a in s.alerts_raised]
     return "\n".join(lines)

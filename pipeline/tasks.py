@@ -92,6 +92,14 @@ def notify(cycle_id: str, now: datetime, counts: dict[str, Any], settings: Setti
     conn = store.connect(settings.db_path)
     try:
         notify_stage(conn, config, summary, now)
+        conn.execute("checkpoint")
     finally:
         conn.close()
     return {"sent": summary.alerts_sent, "failed": summary.deliveries_failed, "pending": summary.alerts_pending}
+
+
+def publish_read_copy(settings: Settings | None = None) -> dict[str, Any]:
+    from pipeline.publish import publish
+
+    settings = settings or Settings.from_env()
+    return {"read_copy": str(publish(settings.db_path))}

@@ -26,10 +26,27 @@ def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     dag = dagbag.get_dag("news_monitor")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert [t.task_id for t in dag.topological_sort()] == [
-        "poll", "fetch_extract", "annotate", "load", "models_alerts", "notify"]
+        "poll", "fetch_extract", "annotate", "load", "models_alerts", "notify", "publish"]
     for t in dag.tasks:
         assert t.retries >= 1 and t.execution_timeout is not None and t.retry_exponential_backoff
         assert "newsmon" in dag.tags
+    db_tasks = {t.task_id for t in dag.tasks if t.pool == "newsmon_duckdb"}
+    assert db_tasks == {"poll", "load", "models_alerts", "notify", "publish"}
+
+
+def test_the_duckdb_pool_is_created_with_one_slot(dagbag):
+    """`newsmon airflow` creates the pool with `airflow pools set`; the same command here."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from airflow.models.pool import Pool
+
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "pools", "set", "newsmon_duckdb", "1", "newsmon: one DuckDB writer at a time"],
+                   check=True, capture_output=True)
+    pool = Pool.get_pool("newsmon_duckdb")
+    assert pool is not None and pool.slots == 1
 
 
 def test_dag_files_import_nothing_heavy():
@@ -61,6 +78,8 @@ def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhoo
         got = c.execute("select alert_type, actor_id, topic, details->>'before', details->>'after', sent_at is not null "
                         "from alerts order by alert_type, actor_id").fetchall()
         assert c.execute("select count(*) from articles").fetchone()[0] == 22
+    with duckdb.connect(str(db.with_name("dag.read.duckdb")), read_only=True) as c:  # the published read copy
+        assert c.execute("select count(*) from alerts").fetchone()[0] == 2
     # one cycle over the whole timeline sees the same two changes as the CLI's two cycles
     assert got == [("new_actor", "alexander-stubb", "coalition", None, None, True),
                    ("stance_change", "russian-state-duma", "peacekeeping", "oppose", "support", True)]

@@ -1,0 +1,60 @@
+"""Analysts read a published copy: querying it in a loop during three cycles never errors and never
+shows a half-written cycle."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timezone
+
+import duckdb
+
+from pipeline.config import load_config
+from pipeline.cycle import run_cycle
+from pipeline.publish import read_copy_path
+from tests.conftest import write_config
+
+ANALYST = textwrap.dedent("""
+    import json, sys, time, duckdb, os
+    path, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    seen, errors, torn = [], [], []
+    while not os.path.exists(stop):
+        if not os.path.exists(path):
+            time.sleep(0.01); continue
+        try:
+            with duckdb.connect(path, read_only=True) as c:
+                n, total, open_cycles = c.execute(
+                    "select (select count(*) from articles), "
+                    "(select coalesce(sum(new_articles), 0) from cycles), "
+                    "(select count(*) from cycles where finished_at is null)").fetchone()
+            seen.append(n)
+            if n != total or open_cycles:
+                torn.append([n, total, open_cycles])
+        except Exception as exc:
+            errors.append(repr(exc))
+    json.dump({"reads": len(seen), "distinct": sorted(set(seen)), "errors": errors, "torn": torn}, open(out, "w"))
+""")
+
+
+def test_analyst_reads_during_three_cycles(tmp_path, settings, annotator, demo_site):
+    config = load_config(write_config(tmp_path / "config", demo_site.feeds_yaml()))
+    stop, out = tmp_path / "stop", tmp_path / "analyst.json"
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(read_copy_path(settings.db_path)), str(stop), str(out)])
+    try:
+        for day in (8, 18, 27):
+            cutoff = datetime(2026, 2, day, 12, tzinfo=timezone.utc)
+            demo_site.cutoff = cutoff
+            summary = run_cycle(config, settings, annotator, now=cutoff, send=lambda *a: (True, None))
+            assert summary.read_copy == str(read_copy_path(settings.db_path))
+            time.sleep(0.3)
+    finally:
+        stop.touch()
+        analyst.wait(30)
+    result = json.loads(out.read_text())
+    assert result["errors"] == [] and result["torn"] == []
+    assert result["reads"] > 10 and result["distinct"][-1] == 22
+    # the live file is the pipeline's; the read copy holds the same data
+    with duckdb.connect(str(read_copy_path(settings.db_path)), read_only=True) as c:
+        assert c.execute("select count(*) from alerts").fetchone()[0] == 2
