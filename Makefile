@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test run airflow-test lock clean
+.PHONY: demo test run airflow lock clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -18,6 +18,9 @@ test: $(UV)
 
 run: $(UV)
 	$(UV) run --frozen --no-dev newsmon run
+
+airflow: $(UV)
+	$(UV) run --frozen newsmon airflow
 
 lock: $(UV)
 	$(UV) lock

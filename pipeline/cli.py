@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +159,21 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from pipeline.airflow_launcher import run_standalone
+
+    settings = Settings.from_env()
+    config = args.config or os.environ.get("NEWSMON_CONFIG")
+    try:
+        if config:
+            load_config(config)
+        return run_standalone(settings.data_dir, Path(config) if config else None, args.port)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    except RuntimeError as exc:
+        return _fail(str(exc))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description="Monitor news feeds for new actors and stance changes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -185,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     exp = feeds_sub.add_parser("export", help="write the configured feeds as OPML")
     exp.add_argument("--out", help="file to write (default: stdout)")
+    af = sub.add_parser("airflow", help="run `airflow standalone` on 127.0.0.1 with these DAGs "
+                                       "(the demo site as feeds unless --config or NEWSMON_CONFIG is given)")
+    af.add_argument("--config", help="real config folder (default: the demo site)")
+    af.add_argument("--port", type=int, default=8080)
+    af.set_defaults(func=cmd_airflow)
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
     sql.add_argument("query")
     sql.add_argument("--db", help="DuckDB file")

@@ -11,7 +11,9 @@ import logging
 import multiprocessing
 import re
 import signal
+import sys
 import threading
+import types
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
@@ -124,15 +126,20 @@ class ExtractorPool:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def _get(self) -> ProcessPoolExecutor:
+    def submit(self, html: bytes, url: str, time_limit: float = TIME_LIMIT, need_metadata: bool = True) -> Future:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=_warm)
-            return self._pool
-
-    def submit(self, html: bytes, url: str, time_limit: float = TIME_LIMIT, need_metadata: bool = True) -> Future:
-        return self._get().submit(extract_in_worker, html, url, time_limit, need_metadata)
+            # Workers are spawned inside submit(). A spawned child re-runs the parent's __main__ script
+            # unless told otherwise; under Airflow that script is the `airflow` CLI, which fails in the
+            # child. Our worker functions live in importable modules, so the children need no __main__.
+            saved = sys.modules["__main__"]
+            sys.modules["__main__"] = _NO_MAIN
+            try:
+                return self._pool.submit(extract_in_worker, html, url, time_limit, need_metadata)
+            finally:
+                sys.modules["__main__"] = saved
 
     def reset(self) -> None:
         """Drop a broken or stuck pool; the next submit starts a fresh one."""
@@ -150,6 +157,7 @@ class ExtractorPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+_NO_MAIN = types.ModuleType("__main__")
 _SHARED = ExtractorPool()
 
 
