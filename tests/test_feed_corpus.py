@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import threading
 from datetime import datetime, timezone
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,10 @@ from pipeline.fetch import Fetcher
 from pipeline.poll import parse_feed, poll_feeds
 from pipeline.textclean import html_to_text
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "feedparser-tests"
+_CANDIDATES = [os.environ.get("NEWSMON_FEEDPARSER_CORPUS", ""),
+               str(Path(__file__).resolve().parents[2] / "shared" / "corpora" / "feedparser-tests"),
+               "/work/shared/corpora/feedparser-tests"]
+CORPUS = next((Path(c) for c in _CANDIDATES if c and Path(c).is_dir()), Path(_CANDIDATES[1]))
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 
