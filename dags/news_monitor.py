@@ -48,16 +48,20 @@ def news_monitor():
         return tasks.poll(context["run_id"], _now(context))
 
     @task
-    def fetch_extract(polled: dict, **context) -> dict:
+    def batches(polled: dict) -> list[str]:
+        return polled["batches"]
+
+    @task(max_active_tis_per_dagrun=2)
+    def fetch_extract(batch: str, **context) -> str:
         from pipeline import tasks
 
-        return tasks.fetch_extract(polled["run_dir"], _now(context))
+        return tasks.fetch_extract(batch, _now(context))
 
     @task
-    def annotate(extracted: dict) -> dict:
+    def annotate(article_files: list[str], polled: dict) -> dict:
         from pipeline import tasks
 
-        return tasks.annotate(extracted["run_dir"])
+        return tasks.annotate(polled["run_dir"])
 
     @task(pool=DUCKDB_POOL)
     def load(annotated: dict, **context) -> dict:
@@ -84,7 +88,8 @@ def news_monitor():
         return {**notified, **tasks.publish_read_copy()}
 
     polled = poll()
-    publish(notify(models_alerts(load(annotate(fetch_extract(polled)))), polled))
+    extracted = fetch_extract.expand(batch=batches(polled))   # one mapped task per batch of whole feeds
+    publish(notify(models_alerts(load(annotate(extracted, polled))), polled))
 
 
 news_monitor()

@@ -10,6 +10,7 @@ from pipeline import staging, store
 from pipeline.config import Config, load_config
 from pipeline.cycle import (CycleSummary, annotate_stage, dedupe_articles, fetch_stage, models_stage, notify_stage,
                             poll_stage, select_new_entries)
+from pipeline.records import FeedEntry
 from pipeline.settings import Settings
 
 
@@ -23,6 +24,22 @@ def run_dir(settings: Settings, run_id: str) -> Path:
     return settings.data_dir / "staging" / re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
 
 
+BATCH_ENTRIES = 100   # entries per fetch/extract batch (a mapped Airflow task each)
+MAX_BATCHES = 64      # well under Airflow's max_map_length (1024)
+
+
+def batch_by_feed(entries: list[FeedEntry], size: int = BATCH_ENTRIES, limit: int = MAX_BATCHES) -> list[list[FeedEntry]]:
+    """Whole feeds packed into batches of about `size` entries; always at least one (maybe empty) batch."""
+    by_feed: dict[str, list[FeedEntry]] = {}
+    for e in entries:
+        by_feed.setdefault(e.feed, []).append(e)
+    n = max(1, min(limit, -(-len(entries) // size)))
+    batches: list[list[FeedEntry]] = [[] for _ in range(n)]
+    for group in sorted(by_feed.values(), key=len, reverse=True):   # largest feeds first, into the lightest batch
+        min(batches, key=len).extend(group)
+    return batches
+
+
 def poll(run_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
     folder = run_dir(settings, run_id)
@@ -33,34 +50,39 @@ def poll(run_id: str, now: datetime, settings: Settings | None = None) -> dict[s
     finally:
         conn.close()
     staging.dump(folder / "polls.json", polls)
-    staging.dump(folder / "entries.json", entries)
+    batches = [str(staging.dump(folder / f"entries-{i:03d}.json", b)) for i, b in enumerate(batch_by_feed(entries))]
     return {"run_dir": str(folder), "feeds": len(polls), "failed": sum(p.status == "error" for p in polls),
-            "new_entries": len(entries)}
+            "new_entries": len(entries), "batches": batches}
 
 
-def fetch_extract(folder: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+def fetch_extract(batch: str, now: datetime, settings: Settings | None = None) -> str:
+    """Fetch and extract one batch of entries; returns the path of its articles file."""
     settings, _ = _context(settings)
-    entries = staging.load_entries(Path(folder) / "entries.json")
-    articles = dedupe_articles(fetch_stage(entries, settings, now))
-    staging.dump(Path(folder) / "articles.json", articles)
-    return {"run_dir": folder, "articles": len(articles), "not_extracted": sum(not a.extracted for a in articles)}
+    path = Path(batch)
+    articles = fetch_stage(staging.load_entries(path), settings, now)
+    return str(staging.dump(path.with_name(path.name.replace("entries-", "articles-")), articles))
 
 
 def annotate(folder: str, settings: Settings | None = None) -> dict[str, Any]:
     from pipeline.nlp import Annotator
 
     settings, config = _context(settings)
-    articles = staging.load_articles(Path(folder) / "articles.json")
+    articles = _articles(Path(folder))
     annotations = annotate_stage(articles, Annotator.build(config, settings.spacy_model)) if articles else []
     staging.dump(Path(folder) / "annotations.json", annotations)
-    return {"run_dir": folder, "annotated": len(annotations)}
+    return {"run_dir": folder, "articles": len(articles), "annotated": len(annotations)}
+
+
+def _articles(folder: Path) -> list:
+    """Every batch's articles, near-identical pages reached under two URLs kept once."""
+    return dedupe_articles([a for p in sorted(folder.glob("articles-*.json")) for a in staging.load_articles(p)])
 
 
 def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
     base = Path(folder)
     polls = staging.load_polls(base / "polls.json")
-    articles = staging.load_articles(base / "articles.json")
+    articles = _articles(base)
     annotations = staging.load_annotations(base / "annotations.json")
     conn = store.connect(settings.db_path)
     try:

@@ -26,7 +26,7 @@ def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     dag = dagbag.get_dag("news_monitor")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert [t.task_id for t in dag.topological_sort()] == [
-        "poll", "fetch_extract", "annotate", "load", "models_alerts", "notify", "publish"]
+        "poll", "batches", "fetch_extract", "annotate", "load", "models_alerts", "notify", "publish"]
     for t in dag.tasks:
         assert t.retries >= 1 and t.execution_timeout is not None and t.retry_exponential_backoff
         assert "newsmon" in dag.tags
@@ -84,3 +84,18 @@ def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhoo
     assert got == [("new_actor", "alexander-stubb", "coalition", None, None, True),
                    ("stance_change", "russian-state-duma", "peacekeeping", "oppose", "support", True)]
     assert len(webhook.received) == 2
+
+
+def test_batches_keep_whole_feeds_and_are_never_empty():
+    from pipeline.records import FeedEntry
+    from pipeline.tasks import batch_by_feed
+
+    def entries(feed, n):
+        return [FeedEntry(feed, f"{feed}{i}", f"http://x/{feed}/{i}", f"http://x/{feed}/{i}", None, "t", "s", None)
+                for i in range(n)]
+
+    assert batch_by_feed([]) == [[]]
+    got = batch_by_feed(entries("a", 120) + entries("b", 60) + entries("c", 30), size=100)
+    assert len(got) == 3
+    assert sorted(sorted({e.feed for e in b}) for b in got) == [["a"], ["b"], ["c"]]
+    assert len(batch_by_feed(entries("a", 5000), size=10, limit=64)) == 64
