@@ -15,7 +15,16 @@ READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
 DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
 
+def _task_failed(context: dict) -> None:
+    """Task-level failure notifier (DAG-level ones break dag.test(), apache/airflow#64649)."""
+    from pipeline import tasks
+
+    ti = context.get("task_instance")
+    tasks.task_failed(getattr(ti, "task_id", "?"), str(context.get("run_id")), repr(context.get("exception")))
+
+
 DEFAULT_ARGS = {
+    "on_failure_callback": _task_failed,
     "owner": "newsmon",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),

@@ -138,8 +138,14 @@ class RulesConfig(_Strict):
     stance_change: StanceChangeRule = StanceChangeRule()
 
 
+class OpsChannel(_Strict):
+    url: str = Field(min_length=1)
+    optional: bool = False
+
+
 class AlertsFile(_Strict):
     channels: list[ChannelConfig] = []
+    ops: OpsChannel | None = None     # where pipeline failures (failed Airflow tasks) are reported
     rules: RulesConfig = RulesConfig()
 
     @field_validator("channels")
@@ -186,6 +192,7 @@ class Config:
     channels: tuple[Channel, ...]
     rules: RulesConfig
     stance: StanceFile
+    ops_url: str | None = None       # secret: never log it in full
 
 
 _FILES: dict[str, type[BaseModel]] = {
@@ -254,6 +261,17 @@ def _channels(path: Path, alerts: AlertsFile, environ: dict[str, str] | None) ->
     return tuple(out)
 
 
+def _ops_url(path: Path, alerts: AlertsFile, environ: dict[str, str] | None) -> str | None:
+    if alerts.ops is None:
+        return None
+    url, missing = expand_env(alerts.ops.url, environ)
+    if missing:
+        if alerts.ops.optional:
+            return None
+        raise ConfigError(str(path), "ops.url", f"environment variable {missing[0]} is not set")
+    return url
+
+
 def load_config(config_dir: str | Path, environ: dict[str, str] | None = None) -> Config:
     """Validate a config folder; files other than feeds.yaml fall back to the shipped defaults."""
     folder = Path(config_dir)
@@ -282,4 +300,5 @@ def load_config(config_dir: str | Path, environ: dict[str, str] | None = None) -
         channels=_channels(paths["alerts.yaml"], alerts, environ),
         rules=alerts.rules,
         stance=parsed["stance.yaml"],
+        ops_url=_ops_url(paths["alerts.yaml"], alerts, environ),
     )

@@ -128,3 +128,20 @@ def _record(conn: duckdb.DuckDBPyConnection, alert_id: str, channel: str, ok: bo
         """,
         {"a": alert_id, "c": channel, "s": "sent" if ok else "failed", "e": error, "t": now if ok else None},
     )
+
+
+def report_failure(ops_url: str | None, task: str, run_id: str, error: str,
+                   send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send) -> bool:
+    """Tell the ops channel a pipeline step failed; never raises (it runs inside failure handling)."""
+    if not ops_url:
+        log.warning("task %s failed in %s (no ops channel configured): %s", task, run_id, error)
+        return False
+    title = neutralise(f"[newsmon] task {task} failed")
+    body = neutralise(f"run {run_id}\n{error[:1500]}")
+    try:
+        ok, why = send(ops_url, title, body)
+    except Exception as exc:  # the report of a failure must not fail
+        ok, why = False, type(exc).__name__
+    if not ok:
+        log.warning("could not report the failure of %s to %s: %s", task, mask_url(ops_url), why)
+    return ok

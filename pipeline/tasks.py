@@ -125,3 +125,15 @@ def publish_read_copy(settings: Settings | None = None) -> dict[str, Any]:
 
     settings = settings or Settings.from_env()
     return {"read_copy": str(publish(settings.db_path))}
+
+
+def task_failed(task_id: str, run_id: str, error: str) -> bool:
+    """Airflow's task-level failure callback: post to the config's ops channel (or the log)."""
+    from pipeline.notify import report_failure
+
+    try:
+        ops_url = load_config(Settings.from_env().config_dir).ops_url
+    except Exception as exc:  # a broken config is itself what failed: still say so
+        ops_url = None
+        error = f"{error}\n(config unreadable: {exc})"
+    return report_failure(ops_url, task_id, run_id, error)

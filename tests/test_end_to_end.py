@@ -117,6 +117,14 @@ def test_demo_command_shows_the_story(tmp_path, capsys):
     assert "New actor in the story: Alexander Stubb" in out
     assert "Stance change: Russian State Duma on peacekeeping: oppose -> support" in out
     assert "local webhook received 2 message(s)" in out
+    from datetime import datetime, timezone
+
+    from pipeline.digest import write_digest
+
+    digest = write_digest(tmp_path / "demo" / "newsmon-demo.read.duckdb", tmp_path / "digests",
+                          datetime(2026, 2, 27, 13, tzinfo=timezone.utc)).read_text()
+    assert "[new_actor] New actor in the story: Alexander Stubb" in digest
+    assert "[stance_change] Stance change: Russian State Duma on peacekeeping: oppose -> support" in digest
 
 
 def test_same_article_in_two_feeds_is_stored_once(tmp_path, demo_site, capsys):

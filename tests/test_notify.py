@@ -82,3 +82,18 @@ def test_apprise_posts_plain_text_to_a_real_webhook(conn, webhook):
 def test_dead_channel_is_a_failure_not_an_exception(conn):
     report = deliver(conn, [Channel("dead", "json://127.0.0.1:9/x", None)], NOW)
     assert (report.sent, report.failed, report.pending) == (0, 2, 2)
+
+
+def test_failed_task_is_reported_to_the_ops_channel(tmp_path, webhook, monkeypatch):
+    from pipeline.tasks import task_failed
+    from tests.conftest import write_config
+
+    folder = write_config(tmp_path / "c", "feeds:\n  - name: a\n    url: https://x.org/f\n",
+                          "ops:\n  url: ${OPS_HOOK}\n")
+    monkeypatch.setenv("NEWSMON_CONFIG", str(folder))
+    monkeypatch.setenv("OPS_HOOK", webhook.apprise_url)
+    assert task_failed("load", "manual__1", "StoreError('database is in use') @everyone")
+    [msg] = webhook.received
+    assert msg["payload"]["title"] == "[newsmon] task load failed"
+    assert "database is in use" in msg["payload"]["message"] and "@everyone" not in msg["payload"]["message"]
+

@@ -1,0 +1,45 @@
+"""newsmon_digest: runs whenever news_monitor publishes a new read copy; writes a text digest of the
+latest alerts. It shows the pattern for reports and exports: schedule on the Asset, read the copy."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Asset, dag, task
+
+READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
+
+
+def _task_failed(context: dict) -> None:
+    from pipeline import tasks
+
+    ti = context.get("task_instance")
+    tasks.task_failed(getattr(ti, "task_id", "?"), str(context.get("run_id")), repr(context.get("exception")))
+
+
+@dag(
+    dag_id="newsmon_digest",
+    schedule=[READ_COPY],
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["newsmon"],
+    default_args={"owner": "newsmon", "retries": 2, "retry_delay": timedelta(seconds=30),
+                  "retry_exponential_backoff": True, "execution_timeout": timedelta(minutes=5),
+                  "on_failure_callback": _task_failed},
+    doc_md=__doc__,
+)
+def newsmon_digest():
+    @task
+    def digest(**context) -> str:
+        from pipeline.digest import write_digest
+        from pipeline.publish import read_copy_path
+        from pipeline.settings import Settings
+
+        settings = Settings.from_env()
+        now = context["dag_run"].start_date or datetime.now(timezone.utc)
+        return str(write_digest(read_copy_path(settings.db_path), settings.data_dir / "digests", now))
+
+    digest()
+
+
+newsmon_digest()
