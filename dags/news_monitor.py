@@ -66,17 +66,17 @@ def news_monitor():
 
         return tasks.fetch_extract(batch, _now(context))
 
-    @task
-    def annotate(article_files: list[str], polled: dict) -> dict:
+    @task(max_active_tis_per_dagrun=2)   # two batches at once: both cores
+    def annotate(article_file: str) -> str:
         from pipeline import tasks
 
-        return tasks.annotate(polled["run_dir"])
+        return tasks.annotate(article_file)
 
     @task(pool=DUCKDB_POOL)
-    def load(annotated: dict, **context) -> dict:
+    def load(annotated: list[str], polled: dict, **context) -> dict:
         from pipeline import tasks
 
-        return tasks.load(annotated["run_dir"], context["run_id"], _now(context))
+        return tasks.load(polled["run_dir"], context["run_id"], _now(context))
 
     @task(pool=DUCKDB_POOL, outlets=[DATABASE])
     def models_alerts(loaded: dict, **context) -> dict:
@@ -98,7 +98,8 @@ def news_monitor():
 
     polled = poll()
     extracted = fetch_extract.expand(batch=batches(polled))   # one mapped task per batch of whole feeds
-    publish(notify(models_alerts(load(annotate(extracted, polled))), polled))
+    annotated = annotate.expand(article_file=extracted)
+    publish(notify(models_alerts(load(annotated, polled)), polled))
 
 
 news_monitor()

@@ -63,14 +63,15 @@ def fetch_extract(batch: str, now: datetime, settings: Settings | None = None) -
     return str(staging.dump(path.with_name(path.name.replace("entries-", "articles-")), articles))
 
 
-def annotate(folder: str, settings: Settings | None = None) -> dict[str, Any]:
+def annotate(article_file: str, settings: Settings | None = None) -> str:
+    """Annotate one batch's articles; returns the path of its annotations file."""
     from pipeline.nlp import Annotator
 
     settings, config = _context(settings)
-    articles = _articles(Path(folder))
+    path = Path(article_file)
+    articles = staging.load_articles(path)
     annotations = annotate_stage(articles, Annotator.build(config, settings.spacy_model)) if articles else []
-    staging.dump(Path(folder) / "annotations.json", annotations)
-    return {"run_dir": folder, "articles": len(articles), "annotated": len(annotations)}
+    return str(staging.dump(path.with_name(path.name.replace("articles-", "annotations-")), annotations))
 
 
 def _articles(folder: Path) -> list:
@@ -83,7 +84,9 @@ def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = 
     base = Path(folder)
     polls = staging.load_polls(base / "polls.json")
     articles = _articles(base)
-    annotations = staging.load_annotations(base / "annotations.json")
+    kept = {a.article_id for a in articles}
+    annotations = [a for p in sorted(base.glob("annotations-*.json")) for a in staging.load_annotations(p)
+                   if a.article_id in kept]
     conn = store.connect(settings.db_path)
     try:
         counts = store.load_cycle(conn, cycle_id, now, polls, articles, annotations, config.actors, settings)
