@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pipeline.demo.site import load_content
+from pipeline.demo.site import load_content, send_response
 
 _SENTENCES = [p for a in load_content()[1] for p in a.paragraphs]
 _BOILER = ("<div class='cookie'>We use cookies. <button>Accept</button></div><header><nav><ul>"
@@ -87,13 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"not found", "text/plain", status=404)
 
     def _send(self, body: bytes, ctype: str, headers: dict | None = None, status: int = 200) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        send_response(self, status, body, ctype, headers)
 
 
 class BenchSite(ThreadingHTTPServer):

@@ -1,4 +1,4 @@
-"""news_monitor: poll feeds -> fetch+extract -> annotate -> load -> models+alerts+notify.
+"""news_monitor: poll -> fetch+extract (mapped) -> annotate (mapped) -> load -> models+alerts -> notify -> publish.
 
 Thin on purpose: each task imports the pipeline inside its body and returns only paths and counts.
 """
@@ -9,22 +9,16 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, task
 
+from pipeline.airflow_callbacks import task_failed
+
 DATABASE = Asset(name="newsmon_database", uri="file:///newsmon/database")
 READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
 # Every task that opens the DuckDB file runs in this one-slot pool: DuckDB allows one writer process.
 DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
 
-def _task_failed(context: dict) -> None:
-    """Task-level failure notifier (DAG-level ones break dag.test(), apache/airflow#64649)."""
-    from pipeline import tasks
-
-    ti = context.get("task_instance")
-    tasks.task_failed(getattr(ti, "task_id", "?"), str(context.get("run_id")), repr(context.get("exception")))
-
-
 DEFAULT_ARGS = {
-    "on_failure_callback": _task_failed,
+    "on_failure_callback": task_failed,
     "owner": "newsmon",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),

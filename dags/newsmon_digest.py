@@ -6,14 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, task
 
+from pipeline.airflow_callbacks import task_failed
+
 READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
 
-
-def _task_failed(context: dict) -> None:
-    from pipeline import tasks
-
-    ti = context.get("task_instance")
-    tasks.task_failed(getattr(ti, "task_id", "?"), str(context.get("run_id")), repr(context.get("exception")))
 
 
 @dag(
@@ -25,7 +21,7 @@ def _task_failed(context: dict) -> None:
     tags=["newsmon"],
     default_args={"owner": "newsmon", "retries": 2, "retry_delay": timedelta(seconds=30),
                   "retry_exponential_backoff": True, "execution_timeout": timedelta(minutes=5),
-                  "on_failure_callback": _task_failed},
+                  "on_failure_callback": task_failed},
     doc_md=__doc__,
 )
 def newsmon_digest():

@@ -11,7 +11,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import certifi
 import httpcore
@@ -165,7 +165,3 @@ def check_status(resp: Response) -> None:
     if resp.status >= 400:
         raise FetchError(f"HTTP {resp.status}", status=resp.status, retry_after=resp.headers.get("retry-after"),
                          hard=False)
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()

@@ -1,7 +1,7 @@
 """Typed records passed between pipeline stages (no third-party objects past their module)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -141,7 +141,3 @@ class Annotation:
 def to_row(record: Any) -> dict[str, Any]:
     """A flat dict of a record's fields (for bulk loading)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}
-
-
-def as_dict(record: Any) -> dict[str, Any]:
-    return asdict(record)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.demo.site import send_response
+
 ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="newsmon-airflow-"))
 # Must be set before anything imports airflow (see shared/AIRFLOW.md).
@@ -71,13 +73,7 @@ def _faults(handler: BaseHTTPRequestHandler, path: str) -> bool:
     state = handler.server.site.fault_state
 
     def send(status: int, body: bytes, ctype: str = "text/html", extra: dict | None = None) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            handler.send_header(k, v)
-        handler.end_headers()
-        handler.wfile.write(body)
+        send_response(handler, status, body, ctype, extra)
 
     def stream_forever(chunk: bytes, ctype: str = "text/html") -> None:
         handler.send_response(200)

@@ -83,3 +83,10 @@ def test_cli_bad_config_exits_nonzero_and_writes_nothing(tmp_path, capsys):
 
 def test_default_config_folder_is_the_repository_config():
     assert (ROOT / "config" / "feeds.yaml").is_file()
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from pipeline.settings import ENV_VARS
+
+    readme = (ROOT / "README.md").read_text()
+    assert [name for name in ENV_VARS if f"`{name}`" not in readme and name not in readme] == []

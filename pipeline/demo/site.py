@@ -95,6 +95,19 @@ def render_feed(outlet: Outlet, base: str, articles: list[DemoArticle]) -> bytes
             f"<language>en</language>{''.join(items)}</channel></rss>").encode("utf-8")
 
 
+def send_response(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
+                  headers: dict[str, str] | None = None) -> None:
+    """One complete HTTP response (used by the demo site, the test faults and the bench site)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: "_OutletServer"
     protocol_version = "HTTP/1.1"
@@ -109,14 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
               headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        send_response(self, status, body, ctype, headers)
 
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
