@@ -1,49 +1,41 @@
-"""Hand stage outputs between processes (Airflow tasks) as JSON files under a run's staging folder."""
+"""Hand stage outputs between processes (Airflow tasks) as Parquet files under a run's staging folder."""
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import fields, is_dataclass
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from pipeline.records import ActorMention, Annotation, Article, FeedEntry, PollResult, Stance, TopicMention
 
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"__dt__": value.isoformat()}
-    if is_dataclass(value):
-        return {f.name: getattr(value, f.name) for f in fields(value)}
-    raise TypeError(f"cannot stage {type(value).__name__}")
-
-
-def _hook(obj: dict) -> Any:
-    if set(obj) == {"__dt__"}:
-        return datetime.fromisoformat(obj["__dt__"])
-    return obj
+# Columns whose type cannot be inferred from Python values (or from an all-empty batch).
+_TYPES = {"simhash": pa.uint64()}
 
 
 def dump(path: Path, records: Sequence[Any]) -> Path:
     """Write atomically (temp file + rename) so a retried task never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [asdict(r) for r in records]
+    if rows:
+        table = pa.table({k: pa.array([r[k] for r in rows], type=_TYPES.get(k)) for k in rows[0]})
+    else:
+        table = pa.table({"_empty": pa.array([], pa.bool_())})
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(list(records), default=_default, ensure_ascii=False), encoding="utf-8")
+    pq.write_table(table, tmp)
     os.replace(tmp, path)
     return path
 
 
 def _read(path: Path) -> list[dict]:
-    return json.loads(Path(path).read_text(encoding="utf-8"), object_hook=_hook)
+    table = pq.read_table(path)
+    return [] if table.column_names == ["_empty"] else table.to_pylist()
 
 
 def load_polls(path: Path) -> list[PollResult]:
-    out = []
-    for d in _read(path):
-        d["entries"] = tuple(FeedEntry(**e) for e in d["entries"])
-        out.append(PollResult(**d))
-    return out
+    return [PollResult(**{**d, "entries": tuple(FeedEntry(**e) for e in d["entries"] or ())}) for d in _read(path)]
 
 
 def load_entries(path: Path) -> list[FeedEntry]:
@@ -55,6 +47,6 @@ def load_articles(path: Path) -> list[Article]:
 
 
 def load_annotations(path: Path) -> list[Annotation]:
-    return [Annotation(d["article_id"], [TopicMention(**t) for t in d["topics"]],
-                       [ActorMention(**a) for a in d["actors"]], [Stance(**s) for s in d["stances"]])
+    return [Annotation(d["article_id"], [TopicMention(**t) for t in d["topics"] or []],
+                       [ActorMention(**a) for a in d["actors"] or []], [Stance(**s) for s in d["stances"] or []])
             for d in _read(path)]

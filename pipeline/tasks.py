@@ -49,8 +49,8 @@ def poll(run_id: str, now: datetime, settings: Settings | None = None) -> dict[s
         entries = select_new_entries(conn, polls)
     finally:
         conn.close()
-    staging.dump(folder / "polls.json", polls)
-    batches = [str(staging.dump(folder / f"entries-{i:03d}.json", b)) for i, b in enumerate(batch_by_feed(entries))]
+    staging.dump(folder / "polls.parquet", polls)
+    batches = [str(staging.dump(folder / f"entries-{i:03d}.parquet", b)) for i, b in enumerate(batch_by_feed(entries))]
     return {"run_dir": str(folder), "feeds": len(polls), "failed": sum(p.status == "error" for p in polls),
             "new_entries": len(entries), "batches": batches}
 
@@ -76,16 +76,16 @@ def annotate(article_file: str, settings: Settings | None = None) -> str:
 
 def _articles(folder: Path) -> list:
     """Every batch's articles, near-identical pages reached under two URLs kept once."""
-    return dedupe_articles([a for p in sorted(folder.glob("articles-*.json")) for a in staging.load_articles(p)])
+    return dedupe_articles([a for p in sorted(folder.glob("articles-*.parquet")) for a in staging.load_articles(p)])
 
 
 def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
     base = Path(folder)
-    polls = staging.load_polls(base / "polls.json")
+    polls = staging.load_polls(base / "polls.parquet")
     articles = _articles(base)
     kept = {a.article_id for a in articles}
-    annotations = [a for p in sorted(base.glob("annotations-*.json")) for a in staging.load_annotations(p)
+    annotations = [a for p in sorted(base.glob("annotations-*.parquet")) for a in staging.load_annotations(p)
                    if a.article_id in kept]
     conn = store.connect(settings.db_path)
     try:
