@@ -127,7 +127,18 @@ def publish_read_copy(settings: Settings | None = None) -> dict[str, Any]:
     from pipeline.publish import publish
 
     settings = settings or Settings.from_env()
-    return {"read_copy": str(publish(settings.db_path))}
+    return {"read_copy": str(publish(settings.db_path)), "staging_pruned": prune_staging(settings)}
+
+
+def prune_staging(settings: Settings, keep: int = 20) -> int:
+    """Keep the staging folders of the latest `keep` runs (for debugging); the rest are loaded and gone."""
+    import shutil
+
+    root = settings.data_dir / "staging"
+    runs = sorted((p for p in root.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return len(runs[keep:])
 
 
 def task_failed(task_id: str, run_id: str, error: str) -> bool:

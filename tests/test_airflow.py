@@ -109,3 +109,18 @@ def test_batches_keep_whole_feeds_and_are_never_empty():
     assert len(got) == 3
     assert sorted(sorted({e.feed for e in b}) for b in got) == [["a"], ["b"], ["c"]]
     assert len(batch_by_feed(entries("a", 5000), size=10, limit=64)) == 64
+
+
+def test_staging_keeps_only_the_latest_runs(tmp_path):
+    import os
+
+    from pipeline.settings import Settings
+    from pipeline.tasks import prune_staging
+
+    settings = Settings(config_dir=tmp_path, db_path=tmp_path / "x.duckdb", data_dir=tmp_path)
+    for i in range(25):
+        d = tmp_path / "staging" / f"run{i:02d}"
+        d.mkdir(parents=True)
+        os.utime(d, (1_000_000 + i, 1_000_000 + i))
+    assert prune_staging(settings, keep=20) == 5
+    assert sorted(p.name for p in (tmp_path / "staging").iterdir()) == [f"run{i:02d}" for i in range(5, 25)]
