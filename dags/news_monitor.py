@@ -1,4 +1,4 @@
-"""news_monitor: poll -> fetch+extract (mapped) -> annotate (mapped) -> load -> models+alerts -> notify -> publish.
+"""news_monitor: poll -> fetch+extract (mapped) -> annotate (mapped) -> load -> models -> alerts -> notify -> publish.
 
 Thin on purpose: each task imports the pipeline inside its body and returns only paths and counts.
 """
@@ -72,11 +72,17 @@ def news_monitor():
 
         return tasks.load(polled["run_dir"], context["run_id"], _now(context))
 
-    @task(pool=DUCKDB_POOL, outlets=[DATABASE])
-    def models_alerts(loaded: dict, **context) -> dict:
+    @task(pool=DUCKDB_POOL)
+    def models(loaded: dict) -> dict:
         from pipeline import tasks
 
-        return {**loaded, **tasks.models_alerts(context["run_id"], _now(context))}
+        return {**loaded, **tasks.models()}
+
+    @task(pool=DUCKDB_POOL, outlets=[DATABASE])
+    def alerts(modelled: dict, **context) -> dict:
+        from pipeline import tasks
+
+        return {**modelled, **tasks.alerts(context["run_id"], _now(context))}
 
     @task(pool=DUCKDB_POOL)
     def notify(modelled: dict, polled: dict, **context) -> dict:
@@ -93,7 +99,7 @@ def news_monitor():
     polled = poll()
     extracted = fetch_extract.expand(batch=batches(polled))   # one mapped task per batch of whole feeds
     annotated = annotate.expand(article_file=extracted)
-    publish(notify(models_alerts(load(annotated, polled)), polled))
+    publish(notify(alerts(models(load(annotated, polled))), polled))
 
 
 news_monitor()

@@ -21,7 +21,7 @@ from pipeline.poll import due_feeds, poll_feeds
 from pipeline.publish import publish
 from pipeline.records import Annotation, Article, FeedEntry, PollResult
 from pipeline.settings import Settings
-from pipeline.sqlrun import run_models_and_alerts
+from pipeline.sqlrun import run_alerts, run_models
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,14 @@ class CycleSummary:
     read_copy: str | None = None
 
 
-def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime) -> None:
-    """Build the SQL models and raise alerts; the new alerts land in the summary."""
-    new_ids = run_models_and_alerts(conn, config, summary.cycle_id, now)
+def models_stage(conn: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """Build the SQL models (sql/models) in dependency order."""
+    return run_models(conn, config)
+
+
+def alerts_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime) -> None:
+    """Raise alerts (sql/alerts); the new ones land in the summary."""
+    new_ids = run_alerts(conn, config, summary.cycle_id, now)
     if new_ids:
         cur = conn.execute("select * from alerts where list_contains(?, alert_id) order by occurred_at, alert_id",
                            [new_ids])
@@ -166,7 +171,8 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
-            models_stage(conn, config, summary, now)
+            models_stage(conn, config)
+            alerts_stage(conn, config, summary, now)
             notify_stage(conn, config, summary, now, send)
             conn.execute("checkpoint")
         finally:

@@ -108,16 +108,24 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime) 
     return new_ids
 
 
-def run_models_and_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str,
-                          now: datetime) -> list[str]:
-    """Build every model and raise alerts in one transaction; returns the new alert ids."""
-    set_rule_variables(conn, config)
+def _in_transaction(conn: duckdb.DuckDBPyConnection, work):
     conn.execute("begin")
     try:
-        build_models(conn)
-        new_ids = raise_alerts(conn, cycle_id, now)
+        result = work()
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")
         raise
-    return new_ids
+    return result
+
+
+def run_models(conn: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+    """Build every model in one transaction (readers never see half of them)."""
+    set_rule_variables(conn, config)
+    return _in_transaction(conn, lambda: build_models(conn))
+
+
+def run_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str, now: datetime) -> list[str]:
+    """Raise alerts from the built models in one transaction; returns the new alert ids."""
+    set_rule_variables(conn, config)
+    return _in_transaction(conn, lambda: raise_alerts(conn, cycle_id, now))

@@ -8,8 +8,8 @@ from typing import Any
 
 from pipeline import staging, store
 from pipeline.config import Config, load_config
-from pipeline.cycle import (CycleSummary, annotate_stage, dedupe_articles, fetch_stage, models_stage, notify_stage,
-                            poll_stage, select_new_entries)
+from pipeline.cycle import (CycleSummary, alerts_stage, annotate_stage, dedupe_articles, fetch_stage, models_stage,
+                            notify_stage, poll_stage, select_new_entries)
 from pipeline.records import FeedEntry
 from pipeline.settings import Settings
 
@@ -96,12 +96,22 @@ def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = 
             "stances": counts.stances}
 
 
-def models_alerts(cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+def models(settings: Settings | None = None) -> dict[str, Any]:
+    settings, config = _context(settings)
+    conn = store.connect(settings.db_path)
+    try:
+        built = models_stage(conn, config)
+    finally:
+        conn.close()
+    return {"models": len(built)}
+
+
+def alerts(cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
     conn = store.connect(settings.db_path)
     try:
         summary = CycleSummary(cycle_id)
-        models_stage(conn, config, summary, now)
+        alerts_stage(conn, config, summary, now)
     finally:
         conn.close()
     return {"alerts_raised": len(summary.alerts_raised), "alert_ids": [a["alert_id"] for a in summary.alerts_raised]}

@@ -29,13 +29,13 @@ def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     dag = dagbag.get_dag("news_monitor")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert [t.task_id for t in dag.topological_sort()] == [
-        "poll", "batches", "fetch_extract", "annotate", "load", "models_alerts", "notify", "publish"]
+        "poll", "batches", "fetch_extract", "annotate", "load", "models", "alerts", "notify", "publish"]
     for t in dag.tasks:
         assert t.retries >= 1 and t.execution_timeout is not None and t.retry_exponential_backoff
         assert t.on_failure_callback  # the task-level notifier that posts to the ops channel
         assert "newsmon" in dag.tags
     db_tasks = {t.task_id for t in dag.tasks if t.pool == "newsmon_duckdb"}
-    assert db_tasks == {"poll", "load", "models_alerts", "notify", "publish"}
+    assert db_tasks == {"poll", "load", "models", "alerts", "notify", "publish"}
 
 
 def test_the_duckdb_pool_is_created_with_one_slot(dagbag):
