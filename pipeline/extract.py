@@ -36,7 +36,6 @@ _PAYWALL = re.compile(
 )
 MIN_TEXT = 200          # shorter extractions are navigation or paywall stubs
 MAX_TREE_SIZE = 50_000  # trafilatura gives up on deeper/larger trees
-TIME_LIMIT = 10.0       # seconds of extraction per page
 
 
 # ---------------------------------------------------------------- worker side (separate process)
@@ -65,7 +64,6 @@ def _config() -> Any:
 
 def _warm() -> None:
     """Pay the one-time imports (trafilatura, htmldate's dateparser) once per worker."""
-    signal.signal(signal.SIGALRM, _alarm)
     extract_in_worker(b"<html><body><article><p>" + b"Warm up text. " * 40 + b"</p></article></body></html>",
                       "http://localhost/", 30.0)
 
@@ -126,7 +124,7 @@ class ExtractorPool:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def submit(self, html: bytes, url: str, time_limit: float = TIME_LIMIT, need_metadata: bool = True) -> Future:
+    def submit(self, html: bytes, url: str, time_limit: float, need_metadata: bool = True) -> Future:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
@@ -214,14 +212,14 @@ def article_from_extraction(entry: FeedEntry, result: dict[str, Any], html: byte
         title=clean_text(result.get("title")) or entry.title or clean_text(result.get("page_title")),
         published_at=entry.published_at or _parse_date(result.get("date")),
         fetched_at=fetched_at,
-        language=result["language"] if "language" in result else detect_language(text, html),
+        language=result["language"],
         text=text,
         guid=entry.guid,
         site_name=clean_text(result.get("sitename")) or None,
         extracted=True,
         content_hash=_hash(text),
         completeness=completeness(text, entry.summary, html),
-        simhash=result["simhash"] if "simhash" in result else simhash(text),
+        simhash=result["simhash"],
     )
 
 

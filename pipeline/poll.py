@@ -15,7 +15,7 @@ import feedparser
 from pipeline.config import FeedConfig
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.netguard import BlockedAddress, check_scheme
-from pipeline.records import FeedEntry, FeedState, PollResult
+from pipeline.records import FeedEntry, FeedState, PollResult, as_utc
 from pipeline.schedule import feed_hint_seconds
 from pipeline.settings import Settings
 from pipeline.textclean import clean_text, html_to_text
@@ -125,7 +125,7 @@ def poll_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState | None, now: 
     conditional = bool(
         state and state.url == feed.url and (state.etag or state.last_modified)
         and state.last_unconditional_at is not None
-        and (now - _aware(state.last_unconditional_at)).total_seconds() < s.unconditional_every
+        and (now - as_utc(state.last_unconditional_at)).total_seconds() < s.unconditional_every
     )
     if conditional and state:
         if state.etag:
@@ -154,10 +154,6 @@ def poll_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState | None, now: 
                       last_modified=resp.headers.get("last-modified"), entries=tuple(parsed.entries),
                       dropped_entries=parsed.dropped, drop_reasons=parsed.drop_reasons,
                       retry_after=resp.headers.get("retry-after"), feed_hint=parsed.hint)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def due_feeds(feeds: Iterable[FeedConfig], states: dict[str, FeedState], now: datetime) -> list[FeedConfig]:

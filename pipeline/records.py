@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -23,12 +23,11 @@ class FeedState:
     unhealthy: bool = False
 
     def due(self, now: datetime) -> bool:
-        return self.next_poll_at is None or _utc(self.next_poll_at) <= now
+        return self.next_poll_at is None or as_utc(self.next_poll_at) <= now
 
 
-def _utc(value: datetime) -> datetime:
-    from datetime import timezone
-
+def as_utc(value: datetime) -> datetime:
+    """DuckDB hands timestamps back naive; every one we store is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
