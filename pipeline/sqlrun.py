@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config
-from pipeline.store import SQL_DIR
+from pipeline.store import SQL_DIR, transaction
 
 log = logging.getLogger(__name__)
 
@@ -108,24 +108,15 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime) 
     return new_ids
 
 
-def _in_transaction(conn: duckdb.DuckDBPyConnection, work):
-    conn.execute("begin")
-    try:
-        result = work()
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    return result
-
-
 def run_models(conn: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
     """Build every model in one transaction (readers never see half of them)."""
     set_rule_variables(conn, config)
-    return _in_transaction(conn, lambda: build_models(conn))
+    with transaction(conn):
+        return build_models(conn)
 
 
 def run_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str, now: datetime) -> list[str]:
     """Raise alerts from the built models in one transaction; returns the new alert ids."""
     set_rule_variables(conn, config)
-    return _in_transaction(conn, lambda: raise_alerts(conn, cycle_id, now))
+    with transaction(conn):
+        return raise_alerts(conn, cycle_id, now)

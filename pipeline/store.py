@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -37,6 +38,25 @@ def _explain(db_path: Path, exc: Exception) -> StoreError:
     if "not a valid DuckDB database" in msg or "Unsupported file" in msg or "invalid" in msg.lower():
         return StoreError(f"{db_path} is not a DuckDB database this version can open: {msg.splitlines()[0]}")
     return StoreError(f"cannot open database {db_path}: {msg.splitlines()[0]}")
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK and re-raise the error that caused it.
+
+    A failed COMMIT has already ended the transaction, so a failing ROLLBACK is ignored: the error
+    the caller sees is always the real one.
+    """
+    conn.execute("begin")
+    try:
+        yield
+        conn.execute("commit")
+    except BaseException:
+        try:
+            conn.execute("rollback")
+        except duckdb.Error:
+            pass
+        raise
 
 
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -71,16 +91,12 @@ def migrate(conn: duckdb.DuckDBPyConnection, schema_dir: Path = SQL_DIR / "schem
         m = _MIGRATION.match(path.name)
         if not m or int(m.group(1)) in done:
             continue
-        conn.execute("begin")
         try:
-            conn.execute(path.read_text(encoding="utf-8"))
-            conn.execute("insert into schema_migrations (version, name) values (?, ?)", [int(m.group(1)), path.name])
-            conn.execute("commit")
-        except Exception as exc:
-            try:
-                conn.execute("rollback")
-            except duckdb.Error:
-                pass  # a failed commit already ended the transaction; keep the real error
+            with transaction(conn):
+                conn.execute(path.read_text(encoding="utf-8"))
+                conn.execute("insert into schema_migrations (version, name) values (?, ?)",
+                             [int(m.group(1)), path.name])
+        except duckdb.Error as exc:
             raise duckdb.Error(f"migration {path.name} failed: {str(exc).splitlines()[0]}") from exc
         applied.append(int(m.group(1)))
     if applied:
@@ -139,8 +155,7 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
     new_per_feed: dict[str, int] = {}
     for a in articles:
         new_per_feed[a.feed] = new_per_feed.get(a.feed, 0) + 1
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         conn.execute("insert or ignore into cycles (cycle_id, started_at) values (?, ?)", [cycle_id, started_at])
         schedules = _upsert_feeds(conn, polls, new_per_feed, settings)
         _insert(conn, "feed_polls", [{
@@ -156,10 +171,6 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
         n_actors = _insert(conn, "actor_mentions", [to_row(m) for ann in annotations for m in ann.actors])
         n_stances = _insert(conn, "stances", [to_row(s) for ann in annotations for s in ann.stances])
         sync_registry(conn, actors)
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
     return LoadCounts(n_articles, n_topics, n_actors, n_stances)
 
 
