@@ -1,8 +1,7 @@
 """Near-duplicate detection: 64-bit SimHash over word shingles; wire copies share one story_id."""
 from __future__ import annotations
 
-import hashlib
-import re
+import zlib
 from dataclasses import replace
 from typing import Sequence
 
@@ -13,23 +12,35 @@ import pyarrow as pa
 from pipeline.records import Article
 
 MAX_DISTANCE = 3        # differing bits for two texts to count as the same story
-_WORD = re.compile(r"\w+", re.UNICODE)
 _MASK = (1 << 64) - 1
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised: spreads every input bit over all 64 output bits."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 def simhash(text: str, shingle: int = 3) -> int | None:
-    """SimHash of a text's word shingles, or None when the text is too short to judge."""
-    words = _WORD.findall(text.lower())
+    """SimHash of a text's word shingles, or None when the text is too short to judge.
+
+    Words are whitespace tokens of the lower-cased text, hashed with CRC-32 (stable across processes,
+    unlike hash()) and mixed to 64 bits; shingle hashes combine rotated word hashes. All vectorised.
+    """
+    words = text.lower().encode().split()
     if len(words) < 30:
         return None
-    grams = {" ".join(words[i:i + shingle]) for i in range(len(words) - shingle + 1)}
-    digests = b"".join(hashlib.blake2b(g.encode(), digest_size=8).digest() for g in grams)
-    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1)
-    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(grams)
-    value = 0
-    for bit in (votes > 0):
-        value = (value << 1) | int(bit)
-    return value
+    word_hash = _mix(np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words)))
+    n = len(words) - shingle + 1
+    mixed = word_hash[:n].copy()
+    for k in range(1, shingle):
+        part, r = word_hash[k:k + n], np.uint64(21 * k)
+        mixed ^= (part << r) | (part >> (np.uint64(64) - r))
+    mixed = np.unique(_mix(mixed))
+    bits = np.unpackbits(mixed.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(mixed)
+    return int.from_bytes(np.packbits(votes > 0).tobytes(), "big")
 
 
 def hamming(a: int, b: int) -> int:
