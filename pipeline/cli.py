@@ -159,6 +159,62 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_actors(args: argparse.Namespace) -> int:
+    from pipeline.candidates import list_candidates, promote
+    from pipeline.store import StoreError
+
+    settings = Settings.from_env(args.config, args.db)
+    try:
+        config = load_config(settings.config_dir)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    try:
+        conn = _open_read(args)
+    except StoreError as exc:
+        return _fail(str(exc), 3)
+    if args.actors_command == "promote":
+        try:
+            done = promote(conn, settings.config_dir, args.actor_id, args.name, args.type, args.alias, args.wikidata)
+        except ValueError as exc:
+            return _fail(str(exc))
+        print(f"registered {done.actor_id} ({done.name}, {done.kind}) in {done.path}; "
+              f"aliases: {', '.join(done.aliases) or '-'}. The next cycle tags it as a known actor.")
+        return 0
+    rows = list_candidates(conn, [a.id for a in config.actors], args.min_sources, args.limit)
+    if not rows:
+        print("no candidate actors")
+    for r in rows:
+        print(f"{r.actor_id}  {r.actor_name} [{r.entity_label}]  {r.mentions} mentions, {r.articles} articles, "
+              f"{r.sources} sources, {r.stories} stories; first seen {r.first_seen_at:%Y-%m-%d %H:%M} at {r.first_url}")
+        print(f"    sources: {', '.join(r.source_list)}")
+        for sentence in r.sample_sentences:
+            print(f"    > {sentence}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pipeline.evaluate import GOLD_PATH, evaluate
+    from pipeline.nlp import Annotator
+
+    if args.errors and args.split == "test":
+        return _fail("the test split is frozen: its scores are shown, its errors are not (use --split dev)")
+    settings = Settings.from_env(args.config)
+    try:
+        config = load_config(settings.config_dir)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    annotator = Annotator.build(config, settings.spacy_model)
+    if args.full:
+        annotator = replace(annotator, selective=False)
+    report = evaluate(annotator, args.split, Path(args.gold) if args.gold else GOLD_PATH)
+    print(report.text())
+    if args.errors:
+        print("\n".join(report.errors))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from pipeline.airflow_launcher import run_standalone
 
@@ -206,6 +262,28 @@ def build_parser() -> argparse.ArgumentParser:
     af.add_argument("--config", help="real config folder (default: the demo site)")
     af.add_argument("--port", type=int, default=8080)
     af.set_defaults(func=cmd_airflow)
+    actors = sub.add_parser("actors", help="the candidate review queue: list unregistered actors, promote one")
+    actors.add_argument("--db", help="DuckDB file")
+    actors.add_argument("--config", help="config folder whose actors.yaml is the registry")
+    actors.set_defaults(func=cmd_actors, actors_command="candidates", min_sources=1, limit=50)
+    actors_sub = actors.add_subparsers(dest="actors_command")
+    cands = actors_sub.add_parser("candidates", help="unregistered actors with counts, sources, first seen, samples")
+    cands.add_argument("--min-sources", type=int, default=1, help="only those seen in at least N sources")
+    cands.add_argument("--limit", type=int, default=50)
+    prom = actors_sub.add_parser("promote", help="write a candidate into actors.yaml")
+    prom.add_argument("actor_id")
+    prom.add_argument("--name", help="canonical name (default: the name seen most)")
+    prom.add_argument("--type", choices=["person", "government", "legislature", "country", "organization", "party",
+                                         "military", "media", "other"])
+    prom.add_argument("--alias", action="append", default=[], help="another spelling (repeatable)")
+    prom.add_argument("--wikidata", help="Wikidata id, e.g. Q1234")
+    ev = sub.add_parser("eval", help="score the annotator on the gold set (precision/recall/F1)")
+    ev.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    ev.add_argument("--errors", action="store_true", help="list every miss (dev or all only)")
+    ev.add_argument("--full", action="store_true", help="parse every sentence (the slow reference)")
+    ev.add_argument("--gold", help="gold file (default tests/eval/gold.jsonl)")
+    ev.add_argument("--config", help="config folder")
+    ev.set_defaults(func=cmd_eval)
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
     sql.add_argument("query")
     sql.add_argument("--db", help="DuckDB file")

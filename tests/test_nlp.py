@@ -77,3 +77,60 @@ def test_topics_lemma_aware_and_multiword(annotator):
 def test_junk_entities_are_not_candidates(annotator):
     ann = annotate(annotator, "Reuters reported on Monday that 3,000 peacekeepers could deploy, the BBC said.")
     assert [m.actor_id for m in ann.actors if not m.is_known] == []
+
+
+def dated(text: str, day: str) -> Article:
+    when = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+    return Article("a1", "http://x/1", "http://x/1", "f", "x", "", when, when, "en", text)
+
+
+@pytest.mark.parametrize("day, holder", [
+    ("2024-03-12", "rishi-sunak"), ("2024-07-04", "rishi-sunak"), ("2024-07-05", "keir-starmer"),
+    ("2026-03-12", "keir-starmer"),
+])
+def test_role_titles_resolve_to_the_holder_on_the_article_date(annotator, day, holder):
+    ann = annotator.annotate([dated("The British prime minister ruled out deploying peacekeepers.", day)])[0]
+    assert [(m.actor_id, m.surface, m.is_known) for m in ann.actors] == [(holder, "British prime minister", True)]
+    assert stances(ann) == {(holder, "peacekeeping", "oppose")}
+
+
+def test_former_or_named_role_titles_are_left_alone(annotator):
+    ann = annotator.annotate([dated("Former US President Joe Biden did not comment. "
+                                    "US President Donald Trump backed a ceasefire.", "2025-03-05")])[0]
+    assert [(m.actor_id, m.surface) for m in ann.actors] == [("joe-biden", "Joe Biden"), ("donald-trump", "Donald Trump")]
+    assert stances(ann) == {("donald-trump", "ceasefire", "support")}
+
+
+def test_lookalike_names_are_not_actors(annotator):
+    ann = annotate(annotator, "The Washington Post said Trump Tower was evacuated, and London Stock Exchange shares fell.")
+    assert [m.actor_id for m in ann.actors] == []
+
+
+def test_figurative_topic_words_are_vetoed(annotator):
+    ann = annotate(annotator, "The club manager called for a truce with the league. Kyiv called for a truce.")
+    assert [(t.topic, t.sentence_index) for t in ann.topics] == [("ceasefire", 1)]
+
+
+def test_places_count_as_candidates_only_when_they_act(annotator):
+    ann = annotate(annotator, "Ukraine accepted the ceasefire after talks in Jeddah. "
+                              "Hungary rejected the ceasefire plan.")
+    assert [m.actor_id for m in ann.actors if not m.is_known] == ["hungary"]
+
+
+def test_conditions_denials_and_side_clauses_state_no_position(annotator):
+    ann = annotate(annotator, "Peskov denied that Putin had agreed to a ceasefire. "
+                              "Starmer said Britain was ready to deploy peacekeepers once a ceasefire is agreed.")
+    assert stances(ann) == {("united-kingdom", "peacekeeping", "support")}
+
+
+def test_selective_parse_finds_what_the_full_parse_finds_in_topic_sentences(annotator):
+    from dataclasses import replace
+
+    text = ("Alexander Stubb met students in Turku on Monday. The weather was cold. "
+            "Stubb backed the coalition of the willing. Markets rose in Helsinki.")
+    fast = annotate(annotator, text)
+    full = annotate(replace(annotator, selective=False), text)
+    assert stances(fast) == stances(full) == {("alexander-stubb", "coalition", "support")}
+    assert fast.topics == full.topics
+    # registered actors are found in every sentence either way; candidates only where a topic is
+    assert [m.actor_id for m in fast.actors if m.is_known] == [m.actor_id for m in full.actors if m.is_known] == ["finland"]
