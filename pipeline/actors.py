@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import product
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.config import ActorConfig, RoleConfig
 from pipeline.urls import fold, slug
@@ -48,12 +49,12 @@ def ruler_label(actor: ActorConfig) -> str:
 
 
 def ruler_patterns(actors: tuple[ActorConfig, ...], roles: dict[str, RoleConfig] | None = None,
-                   not_actors: tuple[str, ...] = (), make_doc: Callable[[str], Any] | None = None) -> list[dict]:
-    """EntityRuler patterns: every name and alias of every registered actor (exact case), every role
-    title (any case, token by token) and the look-alike names that are no actor at all.
+                   not_actors: tuple[str, ...] = ()) -> list[dict]:
+    """EntityRuler phrase patterns: every name and alias of every registered actor (exact case), every
+    role title in its usual spellings, and the look-alike names that are no actor at all.
 
     The ruler keeps the longest match, so "US President" beats "US" and "Washington Post" beats
-    "Washington".
+    "Washington". Phrase patterns only: token patterns cost several times more per document.
     """
     patterns: list[dict] = []
     for actor in actors:
@@ -61,11 +62,23 @@ def ruler_patterns(actors: tuple[ActorConfig, ...], roles: dict[str, RoleConfig]
             patterns.append({"label": ruler_label(actor), "pattern": alias, "id": actor.id})
     for role, spec in (roles or {}).items():
         for title in spec.titles:
-            words = [t.lower_ for t in make_doc(title)] if make_doc else title.lower().split()
-            patterns.append({"label": "PERSON", "pattern": [{"LOWER": w} for w in words], "id": ROLE_PREFIX + role})
+            for spelling in case_variants(title):
+                patterns.append({"label": "PERSON", "pattern": spelling, "id": ROLE_PREFIX + role})
     for name in not_actors:
         patterns.append({"label": NOT_ACTOR, "pattern": name, "id": NOT_ACTOR})
     return patterns
+
+
+def case_variants(title: str) -> list[str]:
+    """A title as written, in lower case, and with each word capitalised or not ("UK Prime Minister",
+    "UK prime minister", "the Kremlin Spokesman" ...); acronyms keep their case."""
+    options = []
+    for word in title.split():
+        forms = {word, word.lower(), word[:1].upper() + word[1:].lower()}
+        if word.isupper() and len(word) > 1:
+            forms = {word}
+        options.append(sorted(forms))
+    return sorted({" ".join(combo) for combo in product(*options)})
 
 
 class RoleBook:

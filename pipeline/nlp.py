@@ -83,23 +83,23 @@ class Annotator:
 
     @classmethod
     def build(cls, config: Config, model: str | None = None, selective: bool = True) -> "Annotator":
-        from spacy.matcher import Matcher
+        from spacy.matcher import PhraseMatcher
 
         nlp = load_model(model)
         if "senter" in nlp.disabled:
             nlp.enable_pipe("senter")   # the light pass splits sentences without the parser
         ruler = nlp.add_pipe("entity_ruler", before="ner", config={"overwrite_ents": True})
-        ruler.add_patterns(ruler_patterns(config.actors, config.roles, config.not_actors, nlp.make_doc))
-        matcher = Matcher(nlp.vocab)
+        ruler.add_patterns(ruler_patterns(config.actors, config.roles, config.not_actors))
+        # phrase matching on lower-cased tokens: several times faster than token patterns
+        matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         topic_of: dict[int, str] = {}
         for topic, spec in config.topics.items():
-            patterns = []
+            phrases = []
             for term in spec.terms:
-                words = [t.lower_ for t in nlp.make_doc(term)]
-                # lemma-aware: the last word of a term also matches its plural forms
-                pattern = [{"LOWER": w} for w in words[:-1]] + [{"LOWER": {"IN": sorted(_plural_forms(words[-1]))}}]
-                patterns.append(pattern)
-            matcher.add(f"topic:{topic}", patterns)
+                words = term.lower().split()
+                # the last word of a term also matches its plural forms
+                phrases += [" ".join(words[:-1] + [last]) for last in sorted(_plural_forms(words[-1]))]
+            matcher.add(f"topic:{topic}", list(nlp.tokenizer.pipe(phrases)))
             topic_of[nlp.vocab.strings[f"topic:{topic}"]] = topic
         vetoes = {t: frozenset(w.lower() for w in spec.not_with) for t, spec in config.topics.items()}
         known = {a.id: a.name for a in config.actors}
