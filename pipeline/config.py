@@ -166,24 +166,61 @@ class ActorsFile(_Strict):
                     raise ValueError(f"role {role!r}: {a_id!r} and {b_id!r} hold it at the same time on {b.since}")
 
 
+ALERT_TYPES = ("new_actor", "stance_change", "volume_spike", "source_silent")
+SEVERITIES = ("info", "warning", "critical")
+Severity = Literal["info", "warning", "critical"]
+
+
 class ChannelConfig(_Strict):
     name: str = Field(pattern=SLUG)
     url: str = Field(min_length=1)
-    alert_types: list[str] | None = None
     optional: bool = False          # skip (with a warning) when a ${VAR} in the URL is unset
+    # routing: what this channel receives (unset = everything)
+    alert_types: list[str] | None = None
+    topics: list[str] | None = None
+    actors: list[str] | None = None
+    min_severity: Severity = "info"
+    # fatigue control
+    cooldown_minutes: float = Field(default=360, ge=0)   # same (type, actor, topic) again within this: skipped
+    burst_limit: int = Field(default=5, ge=1)            # more pending than this at once: one digest message
+    min_gap_seconds: float = Field(default=1.0, ge=0)    # between two messages to this webhook
 
 
 class NewActorRule(_Strict):
-    min_sources: int = Field(default=2, ge=1)
+    min_sources: int = Field(default=2, ge=1)            # distinct domains AND distinct story groups
+    min_evidence: int = Field(default=2, ge=1)           # topic-context sentences
+    severity: Severity = "warning"
+    critical_min_sources: int = Field(default=4, ge=1)   # this many independent sources: critical
 
 
 class StanceChangeRule(_Strict):
-    min_evidence: int = Field(default=1, ge=1)   # evidence sentences each side of a change needs
+    min_evidence: int = Field(default=1, ge=1)           # evidence sentences each side of a change needs
+    min_sources: int = Field(default=1, ge=1)            # distinct sources behind the new stance
+    severity: Severity = "warning"
+    critical_min_sources: int = Field(default=3, ge=1)
+
+
+class VolumeSpikeRule(_Strict):
+    k: float = Field(default=3.0, gt=0)                  # stories > mean + k * stddev of the baseline
+    critical_k: float = Field(default=5.0, gt=0)
+    baseline_days: int = Field(default=14, ge=3)
+    min_stories: int = Field(default=3, ge=1)            # and at least this many stories that day
+    cooldown_hours: float = Field(default=24, ge=0)      # at most one spike alert per topic per window
+    severity: Severity = "warning"
+
+
+class SourceSilentRule(_Strict):
+    silent_hours: float = Field(default=24, gt=0)        # no topic article (or no successful poll) for this long
+    active_days: int = Field(default=5, ge=1)            # ... from a feed with topic articles on this many days
+    lookback_days: int = Field(default=7, ge=1)          # ... of the last this-many days before it went quiet
+    severity: Severity = "info"
 
 
 class RulesConfig(_Strict):
     new_actor: NewActorRule = NewActorRule()
     stance_change: StanceChangeRule = StanceChangeRule()
+    volume_spike: VolumeSpikeRule = VolumeSpikeRule()
+    source_silent: SourceSilentRule = SourceSilentRule()
 
 
 class OpsChannel(_Strict):
@@ -228,7 +265,13 @@ class StanceFile(_Strict):
 class Channel:
     name: str
     url: str                         # secret: never log it in full
-    alert_types: tuple[str, ...] | None
+    alert_types: tuple[str, ...] | None = None
+    topics: tuple[str, ...] | None = None
+    actors: tuple[str, ...] | None = None
+    min_severity: str = "info"
+    cooldown_minutes: float = 360
+    burst_limit: int = 5
+    min_gap_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -309,8 +352,13 @@ def _channels(path: Path, alerts: AlertsFile, environ: dict[str, str] | None) ->
             raise ConfigError(str(path), f"channels[{i}].url", f"environment variable {missing[0]} is not set")
         if "://" not in url:
             raise ConfigError(str(path), f"channels[{i}].url", "not an apprise URL (expected scheme://...)")
-        out.append(Channel(ch.name, url, tuple(ch.alert_types) if ch.alert_types is not None else None))
+        out.append(Channel(ch.name, url, _opt(ch.alert_types), _opt(ch.topics), _opt(ch.actors), ch.min_severity,
+                           ch.cooldown_minutes, ch.burst_limit, ch.min_gap_seconds))
     return tuple(out)
+
+
+def _opt(values: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values is not None else None
 
 
 def _ops_url(path: Path, alerts: AlertsFile, environ: dict[str, str] | None) -> str | None:
@@ -339,11 +387,15 @@ def load_config(config_dir: str | Path, environ: dict[str, str] | None = None) -
         parsed[name] = _read(path, model)
     feeds: FeedsFile = parsed["feeds.yaml"]
     alerts: AlertsFile = parsed["alerts.yaml"]
-    types = {"new_actor", "stance_change"}
+    topics = parsed["topics.yaml"].topics
     for i, ch in enumerate(alerts.channels):
         for t in ch.alert_types or []:
-            if t not in types:
-                raise ConfigError(str(paths["alerts.yaml"]), f"channels[{i}].alert_types", f"unknown alert type {t!r}")
+            if t not in ALERT_TYPES:
+                raise ConfigError(str(paths["alerts.yaml"]), f"channels[{i}].alert_types",
+                                  f"unknown alert type {t!r} (known: {', '.join(ALERT_TYPES)})")
+        for t in ch.topics or []:
+            if t not in topics:
+                raise ConfigError(str(paths["alerts.yaml"]), f"channels[{i}].topics", f"unknown topic {t!r}")
     return Config(
         source=folder,
         feeds=tuple(f for f in feeds.feeds if f.enabled),

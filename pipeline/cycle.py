@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import duckdb
 
@@ -16,7 +16,7 @@ from pipeline import store
 from pipeline.config import Config
 from pipeline.extract import fetch_articles
 from pipeline.fetch import Fetcher
-from pipeline.notify import DeliveryReport, apprise_send, deliver
+from pipeline.notify import DeliveryReport, Sender, apprise_send, deliver
 from pipeline.poll import due_feeds, poll_feeds
 from pipeline.publish import publish
 from pipeline.records import Annotation, Article, FeedEntry, PollResult
@@ -119,9 +119,9 @@ class CycleSummary:
     read_copy: str | None = None
 
 
-def models_stage(conn: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
     """Build the SQL models (sql/models) in dependency order."""
-    return run_models(conn, config)
+    return run_models(conn, config, now)
 
 
 def alerts_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime) -> None:
@@ -135,7 +135,7 @@ def alerts_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: Cycle
 
 
 def notify_stage(conn: duckdb.DuckDBPyConnection, config: Config, summary: CycleSummary, now: datetime,
-                 send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send) -> None:
+                 send: Sender = apprise_send) -> None:
     """Deliver pending alerts (this cycle's and any earlier ones still pending), then close the cycle row."""
     report: DeliveryReport = deliver(conn, config.channels, now, send)
     summary.alerts_sent, summary.deliveries_failed, summary.alerts_pending = report.sent, report.failed, report.pending
@@ -152,7 +152,7 @@ def summarise_polls(summary: CycleSummary, polls: Sequence[PollResult]) -> None:
 
 
 def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime | None = None,
-              send: Callable[[str, str, str], tuple[bool, str | None]] = apprise_send,
+              send: Sender = apprise_send,
               cycle_id: str | None = None, all_feeds: bool = False) -> CycleSummary:
     """A whole cycle in this process, holding the cycle lock throughout."""
     now = now or utcnow()
@@ -171,7 +171,7 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
-            models_stage(conn, config)
+            models_stage(conn, config, now)
             alerts_stage(conn, config, summary, now)
             notify_stage(conn, config, summary, now, send)
             conn.execute("checkpoint")

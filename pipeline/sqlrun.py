@@ -1,9 +1,10 @@
 """Run the SQL models (sql/models) in dependency order and raise alerts from sql/alerts."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -14,15 +15,30 @@ from pipeline.store import SQL_DIR, transaction
 
 log = logging.getLogger(__name__)
 
-_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table)\s*$", re.MULTILINE)
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table|incremental)\s*$", re.MULTILINE)
+_UNIQUE_KEY = re.compile(r"^--\s*unique_key:\s*(.+?)\s*$", re.MULTILINE)
+_CHANGED = re.compile(r"^--\s*changed:\s*(.+?)\s*$", re.MULTILINE)
+_VARIABLE = re.compile(r"getvariable\('([a-z_]+)'\)")
+FAR_FUTURE = "9999-12-31 00:00:00"
 
 
 @dataclass(frozen=True)
 class Model:
+    """One file of sql/models.
+
+    `incremental` models keep a table and, each run, rebuild only the rows whose `unique_key` the
+    `changed` query names. That query reads `new_articles` (the articles loaded since the model's
+    watermark); the model's SQL reads `changed_keys` to restrict itself to those keys. A full build
+    is the same with every article counted as new.
+    """
+
     name: str
     sql: str
     materialized: str
     path: Path
+    unique_key: tuple[str, ...] = ()
+    changed_sql: str | None = None
+    deps: frozenset[str] = field(default_factory=frozenset)
 
 
 def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
@@ -31,11 +47,21 @@ def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
     for path in sorted(folder.glob("*.sql")):
         sql = path.read_text(encoding="utf-8")
         m = _MATERIALIZED.search(sql)
-        models[path.stem] = Model(path.stem, sql.strip().rstrip(";"), m.group(1) if m else "view", path)
+        kind = m.group(1) if m else "view"
+        key = _UNIQUE_KEY.search(sql)
+        changed = _CHANGED.search(sql)
+        if kind == "incremental" and not (key and changed):
+            raise ValueError(f"{path.name}: an incremental model needs '-- unique_key:' and '-- changed:' lines")
+        models[path.stem] = Model(path.stem, sql.strip().rstrip(";"), kind, path,
+                                  tuple(k.strip() for k in key.group(1).split(",")) if key else (),
+                                  changed.group(1).rstrip(";") if changed else None)
     deps = {
-        name: {other for other in models if other != name and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql))}
+        name: {other for other in models if other != name
+               and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql) + " " + (m.changed_sql or ""))}
         for name, m in models.items()
     }
+    models = {name: Model(m.name, m.sql, m.materialized, m.path, m.unique_key, m.changed_sql, frozenset(deps[name]))
+              for name, m in models.items()}
     ordered: list[Model] = []
     visiting: set[str] = set()
 
@@ -59,28 +85,123 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
-def set_rule_variables(conn: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """Thresholds from config reach the SQL as DuckDB variables (getvariable('...'))."""
-    values = {
+def rule_variables(config: Config) -> dict[str, object]:
+    """Thresholds and severities from config, as the SQL reads them (getvariable('...'))."""
+    r = config.rules
+    return {
         "stance_threshold": float(config.stance.label_threshold),
-        "new_actor_min_sources": int(config.rules.new_actor.min_sources),
-        "stance_min_evidence": int(config.rules.stance_change.min_evidence),
+        "new_actor_min_sources": int(r.new_actor.min_sources),
+        "new_actor_min_evidence": int(r.new_actor.min_evidence),
+        "new_actor_severity": r.new_actor.severity,
+        "new_actor_critical_sources": int(r.new_actor.critical_min_sources),
+        "stance_min_evidence": int(r.stance_change.min_evidence),
+        "stance_min_sources": int(r.stance_change.min_sources),
+        "stance_severity": r.stance_change.severity,
+        "stance_critical_sources": int(r.stance_change.critical_min_sources),
+        "spike_k": float(r.volume_spike.k),
+        "spike_critical_k": float(r.volume_spike.critical_k),
+        "spike_baseline_days": int(r.volume_spike.baseline_days),
+        "spike_min_stories": int(r.volume_spike.min_stories),
+        "spike_cooldown_hours": float(r.volume_spike.cooldown_hours),
+        "spike_severity": r.volume_spike.severity,
+        "silent_hours": float(r.source_silent.silent_hours),
+        "silent_active_days": int(r.source_silent.active_days),
+        "silent_lookback_days": int(r.source_silent.lookback_days),
+        "silent_severity": r.source_silent.severity,
     }
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def set_variables(conn: duckdb.DuckDBPyConnection, values: dict[str, object]) -> None:
     for name, value in values.items():
-        conn.execute(f"set variable {name} = {value!r}")
+        if isinstance(value, datetime):
+            conn.execute(f"set variable {name} = timestamp '{value:%Y-%m-%d %H:%M:%S}'")
+        else:
+            conn.execute(f"set variable {name} = {_literal(value)}")
 
 
-def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None) -> list[str]:
+def set_rule_variables(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None,
+                       as_of: datetime | None = None) -> None:
+    """Rule variables, plus `now` (the cycle's clock) and `as_of` (history cut-off, for backtests)."""
+    set_variables(conn, rule_variables(config))
+    set_variables(conn, {"cycle_now": now or datetime.now().replace(microsecond=0)})
+    if as_of is None:
+        conn.execute(f"set variable as_of = timestamp '{FAR_FUTURE}'")
+    else:
+        set_variables(conn, {"as_of": as_of})
+
+
+def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model]) -> str:
+    """What a model's rows depend on besides data: its SQL and its upstream's, the variables they
+    read, and the registry. A change of any of them means a full rebuild."""
+    seen: set[str] = set()
+    stack, texts = [model.name], []
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        texts.append(by_name[name].sql)
+        stack.extend(by_name[name].deps)
+    names = sorted(set(_VARIABLE.findall(" ".join(texts))) - {"cycle_now"})
+    values = [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
+    registry = conn.execute("select coalesce(string_agg(actor_id, ',' order by actor_id), '') from actors").fetchone()[0]
+    return hashlib.sha256("\x1f".join([*sorted(texts), *names, *values, registry]).encode()).hexdigest()[:16]
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = conn.execute(
+        "select 'table' from duckdb_tables() where table_name = $n and schema_name = 'main' "
+        "union all select 'view' from duckdb_views() where view_name = $n and schema_name = 'main'",
+        {"n": name}).fetchone()
+    return row[0] if row else None
+
+
+def _build_incremental(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model], top: int,
+                       full: bool) -> str:
+    """Rebuild the rows of changed keys (or all rows); returns 'full', 'incremental' or 'unchanged'."""
+    fingerprint = _fingerprint(conn, model, by_name)
+    state = conn.execute("select watermark, fingerprint from model_state where model = ?", [model.name]).fetchone()
+    existing = _exists(conn, model.name)
+    rebuild = full or existing != "table" or state is None or state[1] != fingerprint
+    if not rebuild and state[0] >= top:
+        return "unchanged"
+    since = "" if rebuild else f" where load_seq > {int(state[0])}"
+    conn.execute(f"create or replace temp view new_articles as select * from stg_articles{since}")
+    conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
+    if rebuild:
+        if existing == "view":
+            conn.execute(f"drop view {model.name}")
+        conn.execute(f"create or replace table {model.name} as {model.sql}")
+    else:
+        match = " and ".join(f"t.{k} = k.{k}" for k in model.unique_key)
+        conn.execute(f"delete from {model.name} t using changed_keys k where {match}")
+        conn.execute(f"insert into {model.name} by name {model.sql}")
+    conn.execute("insert or replace into model_state values (?, ?, ?, now())", [model.name, top, fingerprint])
+    return "full" if rebuild else "incremental"
+
+
+def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False) -> list[str]:
+    """Build models in order; incremental ones take in only what was loaded since they last ran."""
+    models = models if models is not None else load_models()
+    by_name = {m.name: m for m in models}
+    top = conn.execute("select coalesce(max(load_seq), 0) from articles").fetchone()[0]
     built = []
-    for model in models if models is not None else load_models():
-        kind = "table" if model.materialized == "table" else "view"
-        existing = conn.execute(
-            "select 'table' from duckdb_tables() where table_name = $n and schema_name = 'main' "
-            "union all select 'view' from duckdb_views() where view_name = $n and schema_name = 'main'",
-            {"n": model.name}).fetchone()
-        if existing and existing[0] != kind:
-            conn.execute(f"drop {existing[0]} {model.name}")
-        conn.execute(f"create or replace {kind} {model.name} as {model.sql}")
+    for model in models:
+        if model.materialized == "incremental":
+            how = _build_incremental(conn, model, by_name, top, full)
+            log.debug("model %s: %s", model.name, how)
+        else:
+            kind = "table" if model.materialized == "table" else "view"
+            existing = _exists(conn, model.name)
+            if existing and existing != kind:
+                conn.execute(f"drop {existing} {model.name}")
+            conn.execute(f"create or replace {kind} {model.name} as {model.sql}")
         built.append(model.name)
     return built
 
@@ -108,15 +229,15 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime) 
     return new_ids
 
 
-def run_models(conn: duckdb.DuckDBPyConnection, config: Config) -> list[str]:
+def run_models(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
     """Build every model in one transaction (readers never see half of them)."""
-    set_rule_variables(conn, config)
+    set_rule_variables(conn, config, now)
     with transaction(conn):
         return build_models(conn)
 
 
 def run_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str, now: datetime) -> list[str]:
     """Raise alerts from the built models in one transaction; returns the new alert ids."""
-    set_rule_variables(conn, config)
+    set_rule_variables(conn, config, now)
     with transaction(conn):
         return raise_alerts(conn, cycle_id, now)

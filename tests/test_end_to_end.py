@@ -55,7 +55,7 @@ def test_two_phases_raise_exactly_the_story_alerts(tmp_path, demo_site, webhook,
     # candidate; Starmer's stance never changes
     with duckdb.connect(str(db), read_only=True) as c:
         assert c.execute("select count(*) from actor_mentions where actor_id = 'mateo-ferreira'").fetchone()[0] == 0
-        assert c.execute("select distinct stance from actor_topic_stance where actor_id = 'keir-starmer'").fetchall() == [("support",)]
+        assert c.execute("select distinct stance from stance_ledger where actor_id = 'keir-starmer'").fetchall() == [("support",)]
 
     # rerun of the same cycle: nothing new anywhere, no second message
     before = counts(db)

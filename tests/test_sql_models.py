@@ -63,13 +63,13 @@ def test_actor_first_seen(conn):
     ]
 
 
-def test_actor_topic_stance_periods(conn):
+def test_stance_ledger_periods(conn):
     for i, (day, score) in enumerate([(3, -1.0), (4, -0.5), (4, -1.0), (18, 0.5), (19, 1.0)]):
         add_article(conn, f"d{i}", "one.example" if i % 2 else "two.example", day)
         add_stance(conn, f"d{i}", "duma", "peacekeeping", 0, score, day)
     build_models(conn)
     rows = conn.execute("select actor_id, actor_name, topic, period, stance, started_at, ended_at, evidence_count, "
-                        "mean_score from actor_topic_stance order by period").fetchall()
+                        "mean_score from stance_ledger order by period").fetchall()
     assert rows == [
         ("duma", "Russian State Duma", "peacekeeping", 1, "oppose", ts(3), ts(4), 3, round(-2.5 / 3, 3)),
         ("duma", "Russian State Duma", "peacekeeping", 2, "support", ts(18), ts(19), 2, 0.75),
@@ -91,7 +91,7 @@ def test_alert_stance_change_exact(conn):
                         "details->>'before', details->>'after' from alerts").fetchall()
     assert rows == [("stance_change", "duma", "Russian State Duma", "peacekeeping", ts(18), ts(27),
                      "Stance change: Russian State Duma on peacekeeping: oppose -> support "
-                     "(2 sentences before, 1 since 2026-02-18)", "oppose", "support")]
+                     "(2 sentences before, 1 in 1 sources since 2026-02-18)", "oppose", "support")]
     evidence = json.loads(conn.execute("select evidence from alerts").fetchone()[0])
     assert [(e["side"], e["stance"], e["url"]) for e in evidence] == [
         ("before", "oppose", "http://one.example/d1"), ("after", "support", "http://one.example/d2")]
@@ -128,8 +128,8 @@ def test_alert_new_actor_exact(conn):
     rows = conn.execute("select alert_id, alert_type, actor_id, actor_name, topic, occurred_at, summary, "
                         "details->>'first_source' from alerts").fetchall()
     assert rows == [(rows[0][0], "new_actor", "stubb", "Alexander Stubb", "coalition", ts(17),
-                     "New actor in the story: Alexander Stubb (coalition), seen in 2 sources, 2 sentences; "
-                     "first in one.example", "one.example")]
+                     "New actor in the story: Alexander Stubb (coalition), backed by 2 independent sources "
+                     "(2 stories, 2 sentences); first in one.example", "one.example")]
     assert len(rows[0][0]) == 16
     evidence = json.loads(conn.execute("select evidence from alerts").fetchone()[0])
     assert [e["source_domain"] for e in evidence] == ["one.example", "two.example"]
@@ -140,4 +140,4 @@ def test_models_are_ordered_by_dependency():
 
     order = [m.name for m in load_models()]
     assert order.index("stg_articles") < order.index("int_actor_topic_context") < order.index("actor_first_seen")
-    assert order.index("actor_stance_daily") < order.index("actor_topic_stance")
+    assert order.index("actor_stance_daily") < order.index("stance_ledger")

@@ -21,16 +21,22 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             payload = {"raw": raw.decode("utf-8", "replace")}
         status = self.server.status
-        if status < 300:
-            with self.server.lock:
+        with self.server.lock:
+            self.server.attempts += 1
+            if status < 300:
                 self.server.received.append({"path": self.path, "payload": payload})
+        body = b"ok" if status < 300 else b""       # Slack's webhook answers "ok"; apprise checks it
         self.send_response(status)
-        self.send_header("Content-Length", "0")
+        if status == 429 and self.server.retry_after is not None:
+            self.send_header("Retry-After", self.server.retry_after)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
 
 class WebhookReceiver(ThreadingHTTPServer):
-    """Records every accepted POST; set `status` to 500 to play a failing channel."""
+    """Records every accepted POST; set `status` to 500 to play a failing channel, or to 429 with
+    `retry_after` to play a rate-limited one."""
 
     daemon_threads = True
 
@@ -39,6 +45,8 @@ class WebhookReceiver(ThreadingHTTPServer):
         self.received: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.status = 200
+        self.retry_after: str | None = None
+        self.attempts = 0
 
     def start(self) -> "WebhookReceiver":
         threading.Thread(target=self.serve_forever, name="webhook", daemon=True).start()

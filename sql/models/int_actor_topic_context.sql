@@ -1,14 +1,25 @@
 -- int_actor_topic_context: an actor mentioned in a sentence that also mentions a topic.
 -- grain: article_id, sentence_index, actor_id, topic
--- materialized: view
-with mentions as (
-    select distinct article_id, sentence_index, actor_id, actor_name, is_known from stg_actor_mentions
+-- materialized: incremental
+-- unique_key: article_id
+-- changed: select article_id from new_articles
+with new as (
+    select article_id from changed_keys
+),
+mentions as (
+    select distinct article_id, sentence_index, actor_id, actor_name, is_known
+    from stg_actor_mentions
+    where article_id in (select article_id from new)
 ),
 topics as (
-    select article_id, sentence_index, topic, sentence from stg_topic_mentions
+    select article_id, sentence_index, topic, sentence
+    from stg_topic_mentions
+    where article_id in (select article_id from new)
 ),
 articles as (
-    select article_id, story_id, url, title, source_domain, event_at from stg_articles
+    select article_id, story_id, url, title, source_domain, feed, event_at
+    from stg_articles
+    where article_id in (select article_id from new)
 ),
 final as (
     select
@@ -22,6 +33,7 @@ final as (
         a.url,
         a.title,
         a.source_domain,
+        a.feed,
         a.story_id,
         a.event_at
     from mentions m

@@ -1,4 +1,5 @@
--- stg_articles: one row per distinct article, with the time the story happened.
+-- stg_articles: one row per distinct article, with the time the story happened. Articles after
+-- getvariable('as_of') are left out (backtests replay history day by day; normally the far future).
 -- grain: article_id
 -- materialized: view
 with source as (
@@ -18,7 +19,9 @@ final as (
         fetched_at,
         extracted,
         coalesce(completeness, 'full') as completeness,
-        language
+        language,
+        coalesce(load_seq, 0) as load_seq
     from source
+    where coalesce(published_at, fetched_at) <= getvariable('as_of')
 )
 select * from final

@@ -1,11 +1,11 @@
--- stg_stances: stance statements with their article's source and time.
+-- stg_stances: stance statements with their article's source, story group and time.
 -- grain: article_id, actor_id, topic, sentence_index
 -- materialized: view
 with source as (
     select * from stances
 ),
 articles as (
-    select article_id, url, title, source_domain, event_at from stg_articles
+    select article_id, url, title, source_domain, story_id, event_at from stg_articles
 ),
 final as (
     select
@@ -21,7 +21,8 @@ final as (
         coalesce(s.published_at, a.event_at) as event_at,
         a.url,
         a.title,
-        a.source_domain
+        a.source_domain,
+        a.story_id
     from source s
     join articles a using (article_id)
 )

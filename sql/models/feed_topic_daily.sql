@@ -1,0 +1,35 @@
+-- feed_topic_daily: articles on a tracked topic per feed per day (feeds' topical rhythm, for source_silent).
+-- grain: feed, day
+-- materialized: incremental
+-- unique_key: feed, day
+-- changed: select distinct feed, cast(event_at as date) as day from new_articles
+with days as (
+    select distinct day from changed_keys
+),
+articles as (
+    select article_id, feed, event_at, cast(event_at as date) as day
+    from stg_articles
+    where cast(event_at as date) in (select day from days)
+),
+topical as (
+    select a.feed, a.day, a.article_id, a.event_at, t.topic
+    from articles a
+    join (select distinct article_id, topic from stg_topic_mentions) t using (article_id)
+    semi join changed_keys k on k.feed = a.feed and k.day = a.day
+),
+totals as (
+    select feed, day, count(distinct article_id) as topic_articles, max(event_at) as last_topic_article_at
+    from topical
+    group by feed, day
+),
+main as (         -- the topic with most articles that day (ties: alphabetical)
+    select feed, day, first(topic order by n desc, topic) as main_topic
+    from (select feed, day, topic, count(distinct article_id) as n from topical group by all)
+    group by feed, day
+),
+final as (
+    select t.feed, t.day, t.topic_articles, t.last_topic_article_at, m.main_topic
+    from totals t
+    join main m using (feed, day)
+)
+select * from final
