@@ -5,6 +5,7 @@ import argparse
 import logging
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.config import ConfigError, load_config
@@ -58,23 +59,146 @@ def _open_read(args: argparse.Namespace):
     return connect(path, read_only=True)
 
 
+def _when(text: str) -> datetime:
+    """A date or date-time from the command line (UTC)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or date-time: {text!r} (use 2026-02-20 or 2026-02-20T08:00)")
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from pipeline.store import StoreError
-    from pipeline.summary import format_alert
 
+    if args.alerts_command == "test":
+        return cmd_alerts_test(args)
+    if args.alerts_command == "ack":
+        return cmd_alerts_ack(args)
     try:
         conn = _open_read(args)
     except StoreError as exc:
         return _fail(str(exc), 3)
-    cur = conn.execute("select * from alerts order by detected_at desc, occurred_at desc limit ?", [args.limit])
-    cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    if args.alerts_command == "show":
+        return cmd_alerts_show(conn, args.alert_id)
+    from pipeline.review import list_alerts
+    from pipeline.summary import format_alert
+
+    rows = list_alerts(conn, args.since, args.type, args.severity, args.limit)
     for row in rows:
         state = f"sent {row['sent_at']:%Y-%m-%d %H:%M}" if row["sent_at"] else "pending"
-        print(f"{row['alert_id']}  {row['detected_at']:%Y-%m-%d %H:%M}  {state}")
+        acked = f", acked by {row['acked_by'] or '?'}" if row["acked_at"] else ""
+        print(f"{row['alert_id']}  {row['detected_at']:%Y-%m-%d %H:%M}  {row.get('severity') or 'info':8} {state}{acked}")
         print(format_alert(row))
     if not rows:
         print("no alerts")
+    return 0
+
+
+def cmd_alerts_show(conn, alert_id: str) -> int:
+    import duckdb
+
+    from pipeline.review import deliveries, describe, evidence_rows, get_alert
+
+    alert = get_alert(conn, alert_id)
+    if alert is None:
+        return _fail(f"no alert {alert_id}", 1)
+    a = describe(alert)
+    print(f"{a['alert_id']}  {a['alert_type']}  severity {a.get('severity') or 'info'}")
+    print(f"  {a['summary']}")
+    print(f"  actor {a.get('actor_name') or '-'} ({a.get('actor_id') or '-'}), topic {a.get('topic') or '-'}"
+          f"{', feed ' + a['feed'] if a.get('feed') else ''}")
+    print(f"  occurred {a['occurred_at']}, detected {a['detected_at']} in cycle {a.get('cycle_id')}")
+    for key, value in (a.get("details") or {}).items():
+        print(f"    {key}: {value}")
+    print("  evidence:")
+    for item in a.get("evidence") or []:
+        side = f"[{item['side']}/{item.get('stance')}] " if item.get("side") else ""
+        print(f"    {side}\"{item.get('sentence')}\"")
+        print(f"      {item.get('title') or ''} ({item.get('source_domain')}, {str(item.get('published_at'))[:10]}) "
+              f"{item.get('url')}")
+    for d in deliveries(conn, alert_id):
+        print(f"  delivery {d['channel']}: {d['status']} after {d['attempts']} attempt(s)"
+              f"{', ' + d['last_error'] if d['last_error'] else ''}")
+    if a.get("acked_at"):
+        print(f"  acknowledged {a['acked_at']} by {a.get('acked_by') or '?'}{': ' + a['note'] if a.get('note') else ''}")
+    if a.get("evidence_query"):
+        print(f"  full evidence: {a['evidence_query']}")
+        try:
+            cols, rows = evidence_rows(conn, a, limit=10)
+        except duckdb.Error as exc:
+            print(f"    (query failed: {str(exc).splitlines()[0]})")
+            return 0
+        keep = [i for i, c in enumerate(cols) if c in ("event_at", "day", "source_domain", "stance", "stories",
+                                                       "sentence", "url", "status", "last_topic_article_at")]
+        for row in rows:
+            print("    " + " | ".join(str(row[i])[:120] for i in keep))
+    return 0
+
+
+def cmd_alerts_ack(args: argparse.Namespace) -> int:
+    from pipeline.cycle import CycleBusy
+    from pipeline.publish import publish
+    from pipeline.review import ack_alert
+    from pipeline.store import StoreError
+
+    settings = Settings.from_env(None, args.db)
+    try:
+        found = ack_alert(settings.db_path, args.alert_id, args.by or os.environ.get("USER"), args.note,
+                          datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
+    except (StoreError, CycleBusy) as exc:
+        return _fail(str(exc), 3)
+    if not found:
+        return _fail(f"no alert {args.alert_id}", 1)
+    publish(settings.db_path)
+    print(f"acknowledged {args.alert_id}")
+    return 0
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    import socket
+
+    from pipeline.notify import mask_url
+    from pipeline.review import test_channel
+
+    try:
+        config = load_config(Settings.from_env(args.config).config_dir)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    channel = next((c for c in config.channels if c.name == args.channel), None)
+    if channel is None:
+        names = ", ".join(c.name for c in config.channels) or "none configured (or their variables are unset)"
+        return _fail(f"no channel {args.channel!r}; channels: {names}")
+    result = test_channel(channel, socket.gethostname())
+    if result.ok:
+        print(f"test message sent to {channel.name} ({mask_url(channel.url)})")
+        return 0
+    return _fail(f"{channel.name} ({mask_url(channel.url)}): {result.error}", 1)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from pipeline.publish import read_copy_path
+    from pipeline.review import backtest
+
+    settings = Settings.from_env(args.config, args.db)
+    try:
+        config = load_config(settings.config_dir)
+    except ConfigError as exc:
+        return _fail(f"config: {exc}")
+    source = settings.db_path if args.db else read_copy_path(settings.db_path)
+    if not source.exists():
+        return _fail(f"database {source} does not exist", 3)
+    start, end = args.from_.date(), args.to.date()
+    if end < start:
+        return _fail("--to is before --from")
+    fired = backtest(source, config, start, end)
+    for f in fired:
+        a = f.alert
+        print(f"{f.day}  [{a['alert_type']}/{a.get('severity') or 'info'}] {a['summary']}")
+    counts: dict[str, int] = {}
+    for f in fired:
+        counts[f.alert["alert_type"]] = counts.get(f.alert["alert_type"], 0) + 1
+    summary = ", ".join(f"{n} {t}" for t, n in sorted(counts.items())) or "nothing"
+    print(f"{(end - start).days + 1} days replayed from {source}: {summary} would have fired (nothing was sent)")
     return 0
 
 
@@ -242,10 +366,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve the bundled demo news site on loopback and run the pipeline over it")
     demo.add_argument("--config", help="take alerts.yaml (channels) from this folder too")
     demo.set_defaults(func=cmd_demo)
-    alerts = sub.add_parser("alerts", help="list the latest alerts")
+    alerts = sub.add_parser("alerts", help="list, show, acknowledge alerts; send a test message to a channel")
     alerts.add_argument("--db", help="DuckDB file")
-    alerts.add_argument("--limit", type=int, default=20)
-    alerts.set_defaults(func=cmd_alerts)
+    alerts.add_argument("--config", help="config folder (for test)")
+    alerts.set_defaults(func=cmd_alerts, alerts_command="list", since=None, type=None, severity=None, limit=20)
+    alerts_sub = alerts.add_subparsers(dest="alerts_command")
+    al = alerts_sub.add_parser("list", help="the latest alerts (default)")
+    al.add_argument("--since", type=_when, help="detected at or after (2026-02-20 or 2026-02-20T08:00)")
+    al.add_argument("--type", choices=["new_actor", "stance_change", "volume_spike", "source_silent"])
+    al.add_argument("--severity", choices=["info", "warning", "critical"])
+    al.add_argument("--limit", type=int, default=20)
+    ash = alerts_sub.add_parser("show", help="one alert with its evidence, deliveries and evidence query")
+    ash.add_argument("alert_id")
+    ack = alerts_sub.add_parser("ack", help="acknowledge an alert (written to the live database)")
+    ack.add_argument("alert_id")
+    ack.add_argument("--by", help="who (default $USER)")
+    ack.add_argument("--note")
+    at = alerts_sub.add_parser("test", help="send a test message to a configured channel")
+    at.add_argument("channel")
+    bt = sub.add_parser("backtest", help="replay stored history day by day through the alert rules, without sending")
+    bt.add_argument("--from", dest="from_", type=_when, required=True)
+    bt.add_argument("--to", type=_when, required=True)
+    bt.add_argument("--db", help="DuckDB file (default: the read copy)")
+    bt.add_argument("--config", help="config folder whose rules to replay (tune thresholds here)")
+    bt.set_defaults(func=cmd_backtest)
     feeds = sub.add_parser("feeds", help="list feeds (status, last success, next poll, items/day, last error); "
                                          "import/export OPML")
     feeds.add_argument("--db", help="DuckDB file")

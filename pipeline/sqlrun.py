@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,11 +16,17 @@ from pipeline.store import SQL_DIR, transaction
 
 log = logging.getLogger(__name__)
 
-_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table|incremental)\s*$", re.MULTILINE)
+_MATERIALIZED = re.compile(r"^--\s*materialized:\s*(view|table|incremental|merge)\s*$", re.MULTILINE)
+_MERGE = re.compile(r"^--\s*merge:\s*([a-z_][a-z0-9_]*)\s*=\s*(.+?)\s*$", re.MULTILINE)
 _UNIQUE_KEY = re.compile(r"^--\s*unique_key:\s*(.+?)\s*$", re.MULTILINE)
 _CHANGED = re.compile(r"^--\s*changed:\s*(.+?)\s*$", re.MULTILINE)
+_DELETE_WHERE = re.compile(r"^--\s*delete_where:\s*(.+?)\s*$", re.MULTILINE)
 _VARIABLE = re.compile(r"getvariable\('([a-z_]+)'\)")
 FAR_FUTURE = "9999-12-31 00:00:00"
+_EVERY_CYCLE = re.compile(r"^--\s*every cycle\b", re.MULTILINE)
+# set per run by the runner: they change every time, so they never count as "the rules changed"
+_RUN_VARIABLES = {"cycle_now", "since_seq", "build_generation", "alert_since"}
+_GENERATION = "__generation__"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,11 @@ class Model:
     `changed` query names. That query reads `new_articles` (the articles loaded since the model's
     watermark); the model's SQL reads `changed_keys` to restrict itself to those keys. A full build
     is the same with every article counted as new.
+
+    `merge` models aggregate only what is new (rows with `load_seq > getvariable('since_seq')`) and
+    fold it into the stored row of the same key with their `merge:` expressions (`m.` is the stored
+    row, `d.` the new one; a column without an expression takes the new value). Counts add up,
+    minima stay minima: the cost follows the new data, not the history.
     """
 
     name: str
@@ -39,6 +51,8 @@ class Model:
     unique_key: tuple[str, ...] = ()
     changed_sql: str | None = None
     deps: frozenset[str] = field(default_factory=frozenset)
+    merge: tuple[tuple[str, str], ...] = ()
+    delete_where: str | None = None     # incremental: which stored rows (t) a changed key (k) replaces
 
 
 def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
@@ -52,16 +66,22 @@ def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
         changed = _CHANGED.search(sql)
         if kind == "incremental" and not (key and changed):
             raise ValueError(f"{path.name}: an incremental model needs '-- unique_key:' and '-- changed:' lines")
+        if kind == "merge" and not key:
+            raise ValueError(f"{path.name}: a merge model needs a '-- unique_key:' line")
         models[path.stem] = Model(path.stem, sql.strip().rstrip(";"), kind, path,
                                   tuple(k.strip() for k in key.group(1).split(",")) if key else (),
-                                  changed.group(1).rstrip(";") if changed else None)
+                                  changed.group(1).rstrip(";") if changed else None,
+                                  merge=tuple(_MERGE.findall(sql)),
+                                  delete_where=(_DELETE_WHERE.search(sql).group(1) if _DELETE_WHERE.search(sql) else None))
     deps = {
         name: {other for other in models if other != name
                and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql) + " " + (m.changed_sql or ""))}
         for name, m in models.items()
     }
-    models = {name: Model(m.name, m.sql, m.materialized, m.path, m.unique_key, m.changed_sql, frozenset(deps[name]))
-              for name, m in models.items()}
+    for name, m in models.items():      # new_articles, which they all read, is a view over stg_articles
+        if m.materialized in ("incremental", "merge") and "stg_articles" in models and name != "stg_articles":
+            deps[name].add("stg_articles")
+    models = {name: replace(m, deps=frozenset(deps[name])) for name, m in models.items()}
     ordered: list[Model] = []
     visiting: set[str] = set()
 
@@ -148,7 +168,7 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[st
         seen.add(name)
         texts.append(by_name[name].sql)
         stack.extend(by_name[name].deps)
-    names = sorted(set(_VARIABLE.findall(" ".join(texts))) - {"cycle_now"})
+    names = sorted(set(_VARIABLE.findall(" ".join(texts))) - _RUN_VARIABLES)
     values = [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
     registry = conn.execute("select coalesce(string_agg(actor_id, ',' order by actor_id), '') from actors").fetchone()[0]
     return hashlib.sha256("\x1f".join([*sorted(texts), *names, *values, registry]).encode()).hexdigest()[:16]
@@ -171,30 +191,62 @@ def _build_incremental(conn: duckdb.DuckDBPyConnection, model: Model, by_name: d
     rebuild = full or existing != "table" or state is None or state[1] != fingerprint
     if not rebuild and state[0] >= top:
         return "unchanged"
-    since = "" if rebuild else f" where load_seq > {int(state[0])}"
-    conn.execute(f"create or replace temp view new_articles as select * from stg_articles{since}")
-    conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
-    if rebuild:
+    # is_new(load_seq) is true for every row in a full build, else for rows newer than the watermark;
+    # the variable folds to a constant, so the filter skips old row groups by their min/max
+    conn.execute("set variable since_seq = " + ("null" if rebuild else str(int(state[0]))))
+    conn.execute("create or replace temp macro is_new(seq) as "
+                 "getvariable('since_seq') is null or seq > getvariable('since_seq')")
+    conn.execute("create or replace temp view new_articles as select * from stg_articles where is_new(load_seq)")
+    if model.materialized == "merge":
+        _merge(conn, model, rebuild, existing)
+    elif rebuild:
+        conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
         if existing == "view":
             conn.execute(f"drop view {model.name}")
         conn.execute(f"create or replace table {model.name} as {model.sql}")
     else:
-        match = " and ".join(f"t.{k} = k.{k}" for k in model.unique_key)
+        conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
+        match = model.delete_where or " and ".join(f"t.{k} = k.{k}" for k in model.unique_key)
         conn.execute(f"delete from {model.name} t using changed_keys k where {match}")
         conn.execute(f"insert into {model.name} by name {model.sql}")
     conn.execute("insert or replace into model_state values (?, ?, ?, now())", [model.name, top, fingerprint])
     return "full" if rebuild else "incremental"
 
 
-def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False) -> list[str]:
-    """Build models in order; incremental ones take in only what was loaded since they last ran."""
+def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool, existing: str | None) -> None:
+    """Fold the aggregate of new rows (`since_seq` is set) into the stored rows of the same keys."""
+    if rebuild:
+        if existing == "view":
+            conn.execute(f"drop view {model.name}")
+        conn.execute(f"create or replace table {model.name} as {model.sql}")
+        return
+    conn.execute(f"create or replace temp table _delta as {model.sql}")
+    columns = [d[0] for d in conn.execute("select * from _delta limit 0").description]
+    exprs = dict(model.merge)
+    select = ", ".join(f"{exprs[c]} as {c}" if c in exprs else f"d.{c}" for c in columns)
+    join = " and ".join(f"m.{k} = d.{k}" for k in model.unique_key)
+    conn.execute(f"create or replace temp table _merged as select {select} from _delta d "
+                 f"left join {model.name} m on {join}")
+    conn.execute(f"delete from {model.name} m using _delta d where {join}")
+    conn.execute(f"insert into {model.name} by name select * from _merged")
+
+
+def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False,
+                 timings: dict[str, float] | None = None) -> list[str]:
+    """Build models in order; incremental ones take in only what was loaded since they last ran.
+    `timings`, when given, receives the seconds each model took."""
     models = models if models is not None else load_models()
     by_name = {m.name: m for m in models}
     top = conn.execute("select coalesce(max(load_seq), 0) from articles").fetchone()[0]
+    generation = _generation(conn) + 1          # rows a build rewrites carry it (built_generation)
+    conn.execute(f"set variable build_generation = {generation}")
+    changed = False
     built = []
     for model in models:
-        if model.materialized == "incremental":
+        started = time.perf_counter()
+        if model.materialized in ("incremental", "merge"):
             how = _build_incremental(conn, model, by_name, top, full)
+            changed |= how != "unchanged"
             log.debug("model %s: %s", model.name, how)
         else:
             kind = "table" if model.materialized == "table" else "view"
@@ -203,17 +255,43 @@ def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = N
                 conn.execute(f"drop {existing} {model.name}")
             conn.execute(f"create or replace {kind} {model.name} as {model.sql}")
         built.append(model.name)
+        if timings is not None:
+            timings[model.name] = time.perf_counter() - started
+    if changed:
+        conn.execute("insert or replace into model_state values (?, ?, '', now())", [_GENERATION, generation])
     return built
+
+
+def _generation(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("select watermark from model_state where model = ?", [_GENERATION]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def alert_queries(folder: Path = SQL_DIR / "alerts") -> dict[str, str]:
     return {p.stem: p.read_text(encoding="utf-8").strip().rstrip(";") for p in sorted(folder.glob("alert_*.sql"))}
 
 
-def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime) -> list[str]:
-    """Insert new alert candidates; an alert_id already present is never raised again."""
+def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
+                 timings: dict[str, float] | None = None) -> list[str]:
+    """Insert new alert candidates; an alert_id already present is never raised again.
+
+    An alert query runs only when a model build changed something since it last ran (or its rules
+    changed, or it is marked `-- every cycle`), and it may restrict itself to mart rows rewritten
+    since then: `getvariable('alert_since')` is that build generation, or null for "look at all".
+    """
     new_ids: list[str] = []
+    generation = _generation(conn)
     for name, sql in alert_queries().items():
+        started = time.perf_counter()
+        names = sorted(set(_VARIABLE.findall(sql)) - _RUN_VARIABLES)
+        values = [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
+        fingerprint = hashlib.sha256("\x1f".join([sql, *names, *values]).encode()).hexdigest()[:16]
+        state = conn.execute("select watermark, fingerprint from model_state where model = ?",
+                             ["alert:" + name]).fetchone()
+        same_rules = state is not None and state[1] == fingerprint
+        if same_rules and state[0] >= generation and not _EVERY_CYCLE.search(sql):
+            continue
+        conn.execute("set variable alert_since = " + (str(int(state[0])) if same_rules else "null"))
         rows = conn.execute(
             f"""
             insert or ignore into alerts by name
@@ -224,8 +302,12 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime) 
             """,
             {"cycle_id": cycle_id, "now": now},
         ).fetchall()
+        conn.execute("insert or replace into model_state values (?, ?, ?, now())",
+                     ["alert:" + name, generation, fingerprint])
         new_ids.extend(r[0] for r in rows)
         log.info("%s: %d new alert(s)", name, len(rows))
+        if timings is not None:
+            timings[name] = time.perf_counter() - started
     return new_ids
 
 

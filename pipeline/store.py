@@ -168,9 +168,13 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
         seq = conn.execute("select coalesce(max(load_seq), 0) + 1 from articles").fetchone()[0]
         n_articles = _insert(conn, "articles", [{**to_row(a), "cycle_id": cycle_id, "load_seq": seq} for a in articles],
                              {"simhash": pa.uint64(), "load_seq": pa.int64()})
-        n_topics = _insert(conn, "topic_mentions", [to_row(t) for ann in annotations for t in ann.topics])
-        n_actors = _insert(conn, "actor_mentions", [to_row(m) for ann in annotations for m in ann.actors])
-        n_stances = _insert(conn, "stances", [to_row(s) for ann in annotations for s in ann.stances])
+        seq_type = {"load_seq": pa.int64()}
+        n_topics = _insert(conn, "topic_mentions", [{**to_row(t), "load_seq": seq} for ann in annotations
+                                                    for t in ann.topics], seq_type)
+        n_actors = _insert(conn, "actor_mentions", [{**to_row(m), "load_seq": seq} for ann in annotations
+                                                    for m in ann.actors], seq_type)
+        n_stances = _insert(conn, "stances", [{**to_row(s), "load_seq": seq} for ann in annotations
+                                              for s in ann.stances], seq_type)
         sync_registry(conn, actors)
     return LoadCounts(n_articles, n_topics, n_actors, n_stances)
 

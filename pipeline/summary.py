@@ -8,7 +8,8 @@ from pipeline.cycle import CycleSummary
 
 
 def format_alert(alert: dict[str, Any]) -> str:
-    lines = [f"  [{alert['alert_type']}] {alert['summary']}"]
+    severity = alert.get("severity")
+    lines = [f"  [{alert['alert_type']}{'/' + severity if severity else ''}] {alert['summary']}"]
     evidence = alert.get("evidence")
     for item in (json.loads(evidence) if isinstance(evidence, str) else evidence or [])[:3]:
         side = f"{item['side']}/{item.get('stance')}: " if item.get("side") else ""

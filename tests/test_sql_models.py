@@ -27,23 +27,24 @@ def conn(tmp_path, default_config):
 
 def add_article(c: duckdb.DuckDBPyConnection, aid: str, domain: str, day: int) -> None:
     c.execute("insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, "
-              "fetched_at, text, extracted) values (?, ?, ?, 'f', ?, ?, ?, ?, '', true)",
+              "fetched_at, text, extracted, load_seq) values (?, ?, ?, 'f', ?, ?, ?, ?, '', true, 1)",
               [aid, f"http://{domain}/{aid}", f"http://{domain}/{aid}", domain, f"Title {aid}", ts(day), ts(27)])
 
 
-def add_mention(c, aid: str, actor: str, name: str, known: bool, sent: int, start: int = 0) -> None:
-    c.execute("insert into actor_mentions values (?, ?, ?, ?, 'PERSON', ?, ?, ?)",
-              [aid, actor, name, known, sent, start + sent * 100, name])
+def add_mention(c, aid: str, actor: str, name: str, known: bool, sent: int, start: int = 0, seq: int = 1) -> None:
+    c.execute("insert into actor_mentions values (?, ?, ?, ?, 'PERSON', ?, ?, ?, ?)",
+              [aid, actor, name, known, sent, start + sent * 100, name, seq])
 
 
-def add_topic(c, aid: str, topic: str, sent: int) -> None:
-    c.execute("insert into topic_mentions values (?, ?, ?, ?, ?)", [aid, topic, sent, topic, f"sentence {aid}/{sent}"])
+def add_topic(c, aid: str, topic: str, sent: int, seq: int = 1) -> None:
+    c.execute("insert into topic_mentions values (?, ?, ?, ?, ?, ?)",
+              [aid, topic, sent, topic, f"sentence {aid}/{sent}", seq])
 
 
-def add_stance(c, aid: str, actor: str, topic: str, sent: int, score: float, day: int) -> None:
+def add_stance(c, aid: str, actor: str, topic: str, sent: int, score: float, day: int, seq: int = 1) -> None:
     label = "support" if score >= 0.25 else "oppose" if score <= -0.25 else "neutral"
-    c.execute("insert into stances values (?, ?, ?, ?, ?, ?, 'cue', 'subject', ?, ?)",
-              [aid, actor, topic, sent, label, score, f"{actor} said {label} in {aid}", ts(day)])
+    c.execute("insert into stances values (?, ?, ?, ?, ?, ?, 'cue', 'subject', ?, ?, ?)",
+              [aid, actor, topic, sent, label, score, f"{actor} said {label} in {aid}", ts(day), seq])
 
 
 def test_actor_first_seen(conn):

@@ -12,6 +12,7 @@ with candidates as (
       and topic_stories >= getvariable('new_actor_min_sources')
       and topic_sentences >= getvariable('new_actor_min_evidence')
       and actor_id not in (select actor_id from alerts where alert_type = 'new_actor' and actor_id is not null)
+      and (getvariable('alert_since') is null or built_generation > getvariable('alert_since'))
 ),
 context as (
     select c.*

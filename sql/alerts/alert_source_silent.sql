@@ -3,6 +3,7 @@
 -- topic article has had none for getvariable('silent_hours') hours, or has not been polled
 -- successfully for that long. "failing" (no data) and "silent" (data, but nothing on topic) are told apart.
 -- grain: feed, last_topic_article_at (one alert per silence)
+-- every cycle: silence grows with the clock, not with new data
 with health as (
     select * from feed_health
 ),

@@ -28,6 +28,7 @@ changes as (
     join periods prev
       on prev.actor_id = cur.actor_id and prev.topic = cur.topic and prev.period = cur.period - 1
     where cur.stance <> prev.stance
+      and (getvariable('alert_since') is null or cur.built_generation > getvariable('alert_since'))
       and cur.evidence_count >= getvariable('stance_min_evidence')
       and prev.evidence_count >= getvariable('stance_min_evidence')
       and cur.sources >= getvariable('stance_min_sources')

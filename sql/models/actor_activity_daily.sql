@@ -1,27 +1,24 @@
 -- actor_activity_daily: how much each actor was in the news each day, and how much of it in topic context.
 -- grain: actor_id, day
--- materialized: incremental
+-- materialized: merge
 -- unique_key: actor_id, day
--- changed: select distinct m.actor_id, cast(a.event_at as date) as day from stg_actor_mentions m join new_articles a using (article_id)
-with days as (
-    select distinct day from changed_keys
-),
-articles as (
-    select article_id, source_domain, story_id, cast(event_at as date) as day
-    from stg_articles
-    where cast(event_at as date) in (select day from days)
-),
-mentions as (
-    select m.actor_id, m.actor_name, m.is_known, a.article_id, a.source_domain, a.story_id, a.day
+-- merge: actor_name = coalesce(m.actor_name, d.actor_name)
+-- merge: is_known = d.is_known or coalesce(m.is_known, false)
+-- merge: mentions = d.mentions + coalesce(m.mentions, 0)
+-- merge: articles = d.articles + coalesce(m.articles, 0)
+-- merge: topic_mentions = d.topic_mentions + coalesce(m.topic_mentions, 0)
+-- merge: topic_articles = d.topic_articles + coalesce(m.topic_articles, 0)
+with mentions as (
+    select m.actor_id, m.actor_name, m.is_known, a.article_id, cast(a.event_at as date) as day
     from stg_actor_mentions m
-    join articles a using (article_id)
-    semi join changed_keys k on k.actor_id = m.actor_id and k.day = a.day
+    join new_articles a using (article_id)
+    where is_new(m.load_seq)
 ),
 context as (
-    select c.actor_id, cast(c.event_at as date) as day, count(*) as topic_mentions,
-           count(distinct c.article_id) as topic_articles
-    from int_actor_topic_context c
-    semi join changed_keys k on k.actor_id = c.actor_id and k.day = cast(c.event_at as date)
+    select actor_id, cast(event_at as date) as day, count(*) as topic_mentions,
+           count(distinct article_id) as topic_articles
+    from int_actor_topic_context
+    where is_new(load_seq)
     group by all
 ),
 daily as (
@@ -31,9 +28,7 @@ daily as (
         arg_min(actor_name, article_id) as actor_name,
         bool_or(is_known) as is_known,
         count(*) as mentions,
-        count(distinct article_id) as articles,
-        count(distinct source_domain) as sources,
-        count(distinct story_id) as stories
+        count(distinct article_id) as articles
     from mentions
     group by actor_id, day
 ),

@@ -1,11 +1,26 @@
--- actor_stance_daily: an actor's net stance on a topic per day (mean score of that day's statements).
+-- actor_stance_daily: an actor's net stance on a topic per day (mean score of that day's statements),
+-- with the day's sources and story groups (so periods can count them without rereading statements).
 -- grain: actor_id, topic, day
 -- materialized: incremental
 -- unique_key: actor_id, topic, day
--- changed: select distinct actor_id, topic, cast(event_at as date) as day from stg_stances where article_id in (select article_id from new_articles)
-with stances as (
+-- changed: select distinct actor_id, topic, cast(event_at as date) as day from stg_stances where is_new(load_seq)
+with days as (
+    select distinct day from changed_keys
+),
+articles as (
+    select article_id, url, source_domain, story_id, event_at
+    from stg_articles
+    where cast(event_at as date) in (select day from days)
+),
+stances as (
+    select s.actor_id, s.topic, s.score, s.sentence, coalesce(s.published_at, a.event_at) as event_at,
+           a.url, a.source_domain, a.story_id
+    from stances s
+    join articles a using (article_id)
+),
+kept as (
     select s.*, cast(s.event_at as date) as day
-    from stg_stances s
+    from stances s
     semi join changed_keys k on k.actor_id = s.actor_id and k.topic = s.topic and k.day = cast(s.event_at as date)
 ),
 daily as (
@@ -16,11 +31,15 @@ daily as (
         avg(score) as score,
         count(*) as evidence_count,
         count(distinct source_domain) as sources,
+        list(distinct source_domain) as source_list,
+        list(distinct story_id) as story_list,
         min(event_at) as first_evidence_at,
         max(event_at) as last_evidence_at,
         arg_min(url, event_at) as first_evidence_url,
-        arg_max(url, event_at) as last_evidence_url
-    from stances
+        arg_max(url, event_at) as last_evidence_url,
+        arg_min(sentence, event_at) as first_sentence,
+        arg_max(sentence, event_at) as last_sentence
+    from kept
     group by actor_id, topic, day
 ),
 final as (

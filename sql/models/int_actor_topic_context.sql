@@ -3,23 +3,19 @@
 -- materialized: incremental
 -- unique_key: article_id
 -- changed: select article_id from new_articles
-with new as (
-    select article_id from changed_keys
-),
-mentions as (
+with mentions as (
     select distinct article_id, sentence_index, actor_id, actor_name, is_known
     from stg_actor_mentions
-    where article_id in (select article_id from new)
+    where is_new(load_seq)
 ),
 topics as (
     select article_id, sentence_index, topic, sentence
     from stg_topic_mentions
-    where article_id in (select article_id from new)
+    where is_new(load_seq)
 ),
 articles as (
-    select article_id, story_id, url, title, source_domain, feed, event_at
-    from stg_articles
-    where article_id in (select article_id from new)
+    select article_id, story_id, url, title, source_domain, feed, event_at, load_seq
+    from new_articles
 ),
 final as (
     select
@@ -35,7 +31,8 @@ final as (
         a.source_domain,
         a.feed,
         a.story_id,
-        a.event_at
+        a.event_at,
+        a.load_seq
     from mentions m
     join topics t using (article_id, sentence_index)
     join articles a using (article_id)

@@ -1,13 +1,15 @@
 -- stance_ledger: each actor's stance periods per topic. Consecutive days with the same net stance
--- form one period (period 1 is the earliest; the last one is current), with its evidence.
+-- form one period (period 1 is the earliest; the last one is current), with its evidence. New
+-- statements only reopen the period they extend and what follows: earlier periods are kept.
 -- grain: actor_id, topic, period
 -- materialized: incremental
 -- unique_key: actor_id, topic
--- changed: select distinct actor_id, topic from stg_stances where article_id in (select article_id from new_articles)
+-- delete_where: t.actor_id = k.actor_id and t.topic = k.topic and t.period >= k.restart_period
+-- changed: with c as (select actor_id, topic, min(cast(event_at as date)) as from_day from stg_stances where is_new(load_seq) group by all), d as (select d.actor_id, d.topic, d.day, case when d.stance = lag(d.stance) over (partition by d.actor_id, d.topic order by d.day) then 0 else 1 end as starts from actor_stance_daily d semi join c on c.actor_id = d.actor_id and c.topic = d.topic), n as (select *, sum(starts) over (partition by actor_id, topic order by day rows between unbounded preceding and current row) as period from d) select c.actor_id, c.topic, coalesce(max(n.period) filter (where n.day < c.from_day), 1) as restart_period from c left join n using (actor_id, topic) group by all
 with daily as (
-    select d.*
+    select d.*, k.restart_period
     from actor_stance_daily d
-    semi join changed_keys k on k.actor_id = d.actor_id and k.topic = d.topic
+    join changed_keys k on k.actor_id = d.actor_id and k.topic = d.topic
 ),
 names as (        -- the registry name, else the name the actor was first seen under
     select k.actor_id, coalesce(r.name, f.actor_name) as actor_name
@@ -24,37 +26,38 @@ marked as (
 ),
 numbered as (
     select
-        actor_id, topic, day, stance,
+        *,
         sum(starts_period) over (partition by actor_id, topic order by day
                                  rows between unbounded preceding and current row) as period
     from marked
 ),
-evidence as (
-    select n.actor_id, n.topic, n.period, n.stance, s.*
-    exclude (actor_id, topic, stance)
-    from numbered n
-    join stg_stances s on s.actor_id = n.actor_id and s.topic = n.topic and cast(s.event_at as date) = n.day
+reopened as (     -- only the periods from the restart on are rebuilt
+    select *, max(period) over (partition by actor_id, topic) as last_period
+    from numbered
+    qualify period >= restart_period
 ),
 final as (
     select
-        e.actor_id,
+        n.actor_id,
         any_value(names.actor_name) as actor_name,
-        e.topic,
-        e.period,
-        any_value(e.stance) as stance,
-        min(e.event_at) as started_at,
-        max(e.event_at) as ended_at,
-        count(*) as evidence_count,
-        count(distinct e.source_domain) as sources,
-        count(distinct e.story_id) as stories,
-        round(avg(e.score), 3) as mean_score,
-        arg_min(e.url, e.event_at) as first_evidence_url,
-        arg_max(e.url, e.event_at) as last_evidence_url,
-        arg_min(e.sentence, e.event_at) as first_sentence,
-        arg_max(e.sentence, e.event_at) as last_sentence,
-        e.period = max(max(e.period)) over (partition by e.actor_id, e.topic) as is_current
-    from evidence e
+        n.topic,
+        n.period,
+        any_value(n.stance) as stance,
+        min(n.first_evidence_at) as started_at,
+        max(n.last_evidence_at) as ended_at,
+        sum(n.evidence_count) as evidence_count,
+        len(list_distinct(flatten(list(n.source_list)))) as sources,
+        len(list_distinct(flatten(list(n.story_list)))) as stories,
+        round(sum(n.score * n.evidence_count) / sum(n.evidence_count), 3) as mean_score,
+        arg_min(n.first_evidence_url, n.first_evidence_at) as first_evidence_url,
+        arg_max(n.last_evidence_url, n.last_evidence_at) as last_evidence_url,
+        arg_min(n.first_sentence, n.first_evidence_at) as first_sentence,
+        arg_max(n.last_sentence, n.last_evidence_at) as last_sentence,
+        n.period = any_value(n.last_period) as is_current,
+        count(*) as days,
+        getvariable('build_generation') as built_generation
+    from reopened n
     left join names using (actor_id)
-    group by e.actor_id, e.topic, e.period
+    group by n.actor_id, n.topic, n.period
 )
 select * from final

@@ -17,7 +17,8 @@ final as (
         m.entity_label,
         m.sentence_index,
         m.start_char,
-        m.surface
+        m.surface,
+        m.load_seq
     from source m
     left join registry r using (actor_id)
 )

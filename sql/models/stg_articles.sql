@@ -1,5 +1,6 @@
 -- stg_articles: one row per distinct article, with the time the story happened. Articles after
--- getvariable('as_of') are left out (backtests replay history day by day; normally the far future).
+-- getvariable('as_of') are left out (backtests replay history day by day); an analyst's session,
+-- which sets no variable, sees everything.
 -- grain: article_id
 -- materialized: view
 with source as (
@@ -20,8 +21,8 @@ final as (
         extracted,
         coalesce(completeness, 'full') as completeness,
         language,
-        coalesce(load_seq, 0) as load_seq
+        load_seq
     from source
-    where coalesce(published_at, fetched_at) <= getvariable('as_of')
+    where coalesce(published_at, fetched_at) <= coalesce(getvariable('as_of'), timestamp '9999-12-31')
 )
 select * from final

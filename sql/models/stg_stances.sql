@@ -22,7 +22,8 @@ final as (
         a.url,
         a.title,
         a.source_domain,
-        a.story_id
+        a.story_id,
+        s.load_seq
     from source s
     join articles a using (article_id)
 )

@@ -5,7 +5,7 @@ with source as (
     select * from topic_mentions
 ),
 final as (
-    select article_id, topic, sentence_index, term, sentence
+    select article_id, topic, sentence_index, term, sentence, load_seq
     from source
 )
 select * from final
