@@ -11,11 +11,15 @@ articles as (
     from stg_articles
     where cast(event_at as date) in (select day from days)
 ),
-topical as (
-    select a.feed, a.day, a.article_id, a.event_at, t.topic
+kept as (
+    select a.*
     from articles a
-    join (select distinct article_id, topic from stg_topic_mentions) t using (article_id)
     semi join changed_keys k on k.feed = a.feed and k.day = a.day
+),
+topical as (      -- topic mentions of those articles only (never a pass over all of them)
+    select distinct k.feed, k.day, k.article_id, k.event_at, t.topic
+    from stg_topic_mentions t
+    join kept k using (article_id)
 ),
 totals as (
     select feed, day, count(distinct article_id) as topic_articles, max(event_at) as last_topic_article_at
