@@ -36,10 +36,16 @@ changes as (
 fresh as (
     select * from changes where alert_id not in (select alert_id from alerts)
 ),
-one_per_article as (
+statements as (   -- the changed pairs' statements first, then their articles (not a join over all)
     select s.*
-    from stg_stances s
+    from stances s
     semi join fresh c on c.actor_id = s.actor_id and c.topic = s.topic
+),
+one_per_article as (
+    select s.article_id, s.actor_id, s.topic, s.sentence, s.stance,
+           coalesce(s.published_at, a.event_at) as event_at, a.url, a.title, a.source_domain
+    from statements s
+    join stg_articles a using (article_id)
     qualify row_number() over (partition by s.actor_id, s.topic, s.article_id order by s.sentence_index) = 1
 ),
 sentences as (    -- the last statement before the change and the first ones after it, one per article

@@ -52,13 +52,18 @@ cooled as (
           and abs(epoch(s.last_event_at) - epoch(a.occurred_at)) < getvariable('spike_cooldown_hours') * 3600
           and a.alert_id <> substr(md5('volume_spike|' || s.topic || '|' || strftime(s.day, '%Y-%m-%d')), 1, 16))
 ),
+day_articles as (  -- the articles of the spike days only (never a join over all of them)
+    select a.*
+    from stg_articles a
+    where cast(a.event_at as date) in (select day from cooled)
+),
 stories as (      -- up to three stories of the day, one sentence each
     select t.topic, cast(a.event_at as date) as day, a.story_id,
            arg_min(a.url, a.event_at) as url, arg_min(a.title, a.event_at) as title,
            arg_min(t.sentence, a.event_at) as sentence, arg_min(a.source_domain, a.event_at) as source_domain,
            min(a.event_at) as published_at
-    from stg_topic_mentions t
-    join stg_articles a using (article_id)
+    from day_articles a
+    join stg_topic_mentions t using (article_id)
     semi join cooled c on c.topic = t.topic and c.day = cast(a.event_at as date)
     group by all
 ),
