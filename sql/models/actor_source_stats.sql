@@ -3,16 +3,16 @@
 -- grain: actor_id, source_domain
 -- materialized: merge
 -- unique_key: actor_id, source_domain
--- merge: actor_name = case when m.first_seen_at is null or d.first_seen_at < m.first_seen_at then d.actor_name else m.actor_name end
+-- merge: actor_name = case when m.first_seen_at is null or (d.first_seen_at, d.first_url) < (m.first_seen_at, m.first_url) then d.actor_name else m.actor_name end
 -- merge: is_known = d.is_known or coalesce(m.is_known, false)
 -- merge: first_seen_at = least(d.first_seen_at, m.first_seen_at)
--- merge: first_url = case when m.first_seen_at is null or d.first_seen_at < m.first_seen_at then d.first_url else m.first_url end
+-- merge: first_url = case when m.first_seen_at is null or (d.first_seen_at, d.first_url) < (m.first_seen_at, m.first_url) then d.first_url else m.first_url end
 -- merge: last_seen_at = greatest(d.last_seen_at, m.last_seen_at)
 -- merge: mentions = d.mentions + coalesce(m.mentions, 0)
 -- merge: articles = d.articles + coalesce(m.articles, 0)
 -- merge: topic_first_at = least(d.topic_first_at, m.topic_first_at)
--- merge: topic_first_url = case when m.topic_first_at is null or d.topic_first_at < m.topic_first_at then d.topic_first_url else m.topic_first_url end
--- merge: topic_first_topic = case when m.topic_first_at is null or d.topic_first_at < m.topic_first_at then d.topic_first_topic else m.topic_first_topic end
+-- merge: topic_first_url = case when d.topic_first_at is not null and (m.topic_first_at is null or (d.topic_first_at, d.topic_first_url) < (m.topic_first_at, m.topic_first_url)) then d.topic_first_url else m.topic_first_url end
+-- merge: topic_first_topic = case when d.topic_first_at is not null and (m.topic_first_at is null or (d.topic_first_at, d.topic_first_url) < (m.topic_first_at, m.topic_first_url)) then d.topic_first_topic else m.topic_first_topic end
 -- merge: topic_articles = d.topic_articles + coalesce(m.topic_articles, 0)
 -- merge: topic_sentences = d.topic_sentences + coalesce(m.topic_sentences, 0)
 -- merge: topics = list_sort(list_distinct(list_concat(d.topics, coalesce(m.topics, []))))
@@ -29,10 +29,10 @@ overall as (
     select
         actor_id,
         source_domain,
-        arg_min(actor_name, event_at) as actor_name,
+        arg_min(actor_name, (event_at, url, actor_name)) as actor_name,
         bool_or(is_known) as is_known,
         min(event_at) as first_seen_at,
-        arg_min(url, event_at) as first_url,
+        arg_min(url, (event_at, url)) as first_url,
         max(event_at) as last_seen_at,
         count(*) as mentions,
         count(distinct article_id) as articles
@@ -44,8 +44,8 @@ in_context as (
         actor_id,
         source_domain,
         min(event_at) as topic_first_at,
-        arg_min(url, event_at) as topic_first_url,
-        arg_min(topic, event_at) as topic_first_topic,
+        arg_min(url, (event_at, url)) as topic_first_url,
+        arg_min(topic, (event_at, url, topic)) as topic_first_topic,
         count(distinct article_id) as topic_articles,
         count(distinct (article_id, sentence_index)) as topic_sentences,
         list(distinct topic order by topic) as topics

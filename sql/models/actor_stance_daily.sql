@@ -31,14 +31,14 @@ daily as (
         avg(score) as score,
         count(*) as evidence_count,
         count(distinct source_domain) as sources,
-        list(distinct source_domain) as source_list,
-        list(distinct story_id) as story_list,
+        list(distinct source_domain order by source_domain) as source_list,
+        list(distinct story_id order by story_id) as story_list,
         min(event_at) as first_evidence_at,
         max(event_at) as last_evidence_at,
-        arg_min(url, event_at) as first_evidence_url,
-        arg_max(url, event_at) as last_evidence_url,
-        arg_min(sentence, event_at) as first_sentence,
-        arg_max(sentence, event_at) as last_sentence
+        arg_min(url, (event_at, url)) as first_evidence_url,
+        arg_max(url, (event_at, url)) as last_evidence_url,
+        arg_min(sentence, (event_at, url, sentence)) as first_sentence,
+        arg_max(sentence, (event_at, url, sentence)) as last_sentence
     from kept
     group by actor_id, topic, day
 ),
