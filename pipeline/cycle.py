@@ -97,8 +97,19 @@ def dedupe_articles(articles: Sequence[Article]) -> list[Article]:
     return out
 
 
-def annotate_stage(articles: Sequence[Article], annotator: Any) -> list[Annotation]:
-    return annotator.annotate(articles) if articles else []
+def annotate_stage(articles: Sequence[Article], annotator: Any, config: Config | None = None,
+                   settings: Settings | None = None) -> list[Annotation]:
+    """Annotate in this process, or, for a batch of `annotate_parallel_from` articles or more, in
+    `annotate_processes` worker processes (both cores; each worker loads spaCy once)."""
+    if not articles:
+        return []
+    if (config is not None and settings is not None and settings.annotate_processes > 1
+            and len(articles) >= settings.annotate_parallel_from):
+        from pipeline.nlp import annotate_in_processes
+
+        return annotate_in_processes(articles, config, settings.annotate_processes, settings.spacy_model,
+                                     getattr(annotator, "selective", True))
+    return annotator.annotate(articles)
 
 
 @dataclass
@@ -164,7 +175,7 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             summarise_polls(summary, polls)
             entries = select_new_entries(conn, polls)
             articles = dedupe_articles(fetch_stage(entries, settings, now))
-            annotations = annotate_stage(articles, annotator)
+            annotations = annotate_stage(articles, annotator, config, settings)
             counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
                                       settings)
             summary.new_articles = counts.new_articles

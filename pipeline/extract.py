@@ -11,9 +11,7 @@ import logging
 import multiprocessing
 import re
 import signal
-import sys
 import threading
-import types
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
@@ -22,6 +20,8 @@ from typing import Any, Iterable
 from pipeline.dedup import simhash
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.records import Article, FeedEntry
+from pipeline.spawn import spawn_pool
+from pipeline.spawn import submit as spawn_submit
 from pipeline.textclean import clean_text
 from pipeline.urls import source_domain
 
@@ -127,17 +127,8 @@ class ExtractorPool:
     def submit(self, html: bytes, url: str, time_limit: float, need_metadata: bool = True) -> Future:
         with self._lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_warm)
-            # Workers are spawned inside submit(). A spawned child re-runs the parent's __main__ script
-            # unless told otherwise; under Airflow that script is the `airflow` CLI, which fails in the
-            # child. Our worker functions live in importable modules, so the children need no __main__.
-            saved = sys.modules["__main__"]
-            sys.modules["__main__"] = _NO_MAIN
-            try:
-                return self._pool.submit(extract_in_worker, html, url, time_limit, need_metadata)
-            finally:
-                sys.modules["__main__"] = saved
+                self._pool = spawn_pool(self.workers, _warm)
+            return spawn_submit(self._pool, extract_in_worker, html, url, time_limit, need_metadata)
 
     def reset(self) -> None:
         """Drop a broken or stuck pool; the next submit starts a fresh one."""
@@ -155,7 +146,6 @@ class ExtractorPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-_NO_MAIN = types.ModuleType("__main__")
 _SHARED = ExtractorPool()
 
 

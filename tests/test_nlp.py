@@ -134,3 +134,19 @@ def test_selective_parse_finds_what_the_full_parse_finds_in_topic_sentences(anno
     assert fast.topics == full.topics
     # registered actors are found in every sentence either way; candidates only where a topic is
     assert [m.actor_id for m in fast.actors if m.is_known] == [m.actor_id for m in full.actors if m.is_known] == ["finland"]
+
+
+def test_annotating_in_two_processes_gives_the_same_rows(annotator, default_config):
+    from dataclasses import replace as dc_replace
+
+    from pipeline.cycle import annotate_stage
+    from pipeline.settings import Settings
+
+    texts = ["Keir Starmer backed the coalition of the willing.", "The Kremlin rejected foreign peacekeepers.",
+             "Alexander Stubb said Finland would join the multinational force.", "Markets rose on Tuesday.",
+             "Lavrov dismissed the ceasefire plan."]
+    arts = [dc_replace(article(t), article_id=f"a{i}") for i, t in enumerate(texts)]
+    settings = dc_replace(Settings.from_env(), annotate_processes=2, annotate_parallel_from=2)
+    parallel = annotate_stage(arts, annotator, default_config, settings)
+    assert [a.article_id for a in parallel] == [a.article_id for a in arts]
+    assert parallel == annotator.annotate(arts)

@@ -1,0 +1,31 @@
+"""Worker process pools that are safe wherever newsmon runs (CLI, tests, Airflow task processes)."""
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import types
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, Callable
+
+_NO_MAIN = types.ModuleType("__main__")
+
+
+def spawn_pool(workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A spawned (not forked: threads may be running) process pool."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=initializer, initargs=initargs)
+
+
+def submit(pool: Executor, fn: Callable[..., Any], *args: Any) -> Future:
+    """pool.submit, without the children re-running the parent's __main__ script.
+
+    Workers are spawned inside submit(). A spawned child re-runs the parent's __main__ unless told
+    otherwise; under Airflow that script is the `airflow` CLI, which fails in the child. Our worker
+    functions live in importable modules, so the children need no __main__.
+    """
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = _NO_MAIN
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        sys.modules["__main__"] = saved
