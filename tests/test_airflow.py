@@ -1,7 +1,6 @@
 """Airflow: the DAG folder parses cleanly, and dag.test() runs a real cycle against the demo site."""
 from __future__ import annotations
 
-import time
 
 import duckdb
 import pytest

@@ -1,8 +1,7 @@
 """Marts and the new alert rules: a handful of raw rows in, the exact rows out; incremental == full."""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
