@@ -5,7 +5,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -148,7 +148,7 @@ def promote(conn: duckdb.DuckDBPyConnection, config_dir: Path, actor_id: str, na
     alias_list = tuple(a for a in dict.fromkeys(found) if a and a != name)
     path = config_dir / "actors.yaml"
     text = path.read_text(encoding="utf-8") if path.exists() else (DEFAULTS_DIR / "actors.yaml").read_text(encoding="utf-8")
-    when = (today or datetime.now()).strftime("%Y-%m-%d")
+    when = (today or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
     new_text = insert_actor(text, actor_entry(actor_id, name, kind, alias_list, wikidata),
                             f"promoted from the candidate queue on {when}")
     with tempfile.TemporaryDirectory() as tmp:   # validate the whole folder with the new file first

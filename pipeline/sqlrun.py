@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -149,7 +149,7 @@ def set_rule_variables(conn: duckdb.DuckDBPyConnection, config: Config, now: dat
                        as_of: datetime | None = None) -> None:
     """Rule variables, plus `now` (the cycle's clock) and `as_of` (history cut-off, for backtests)."""
     set_variables(conn, rule_variables(config))
-    set_variables(conn, {"cycle_now": now or datetime.now().replace(microsecond=0)})
+    set_variables(conn, {"cycle_now": now or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)})
     if as_of is None:
         conn.execute(f"set variable as_of = timestamp '{FAR_FUTURE}'")
     else:
