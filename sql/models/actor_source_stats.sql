@@ -1,5 +1,7 @@
 -- actor_source_stats: each actor in each source: first and last appearance, counts, and the same in
 -- topic context. Folded in from new mentions only, so a much-mentioned actor costs no more than a rare one.
+-- touched_gen / delta_* say what the latest build added (actor_first_seen folds in just that);
+-- first_gen / topic_first_gen when the pair (or its topic context) first appeared.
 -- grain: actor_id, source_domain
 -- materialized: merge
 -- unique_key: actor_id, source_domain
@@ -16,6 +18,8 @@
 -- merge: topic_articles = d.topic_articles + coalesce(m.topic_articles, 0)
 -- merge: topic_sentences = d.topic_sentences + coalesce(m.topic_sentences, 0)
 -- merge: topics = list_sort(list_distinct(list_concat(d.topics, coalesce(m.topics, []))))
+-- merge: first_gen = coalesce(m.first_gen, d.first_gen)
+-- merge: topic_first_gen = case when m.topic_first_at is null and d.topic_first_at is not null then d.touched_gen else m.topic_first_gen end
 with mentions as (
     select m.actor_id, m.actor_name, m.is_known, a.article_id, a.url, a.source_domain, a.event_at
     from stg_actor_mentions m
@@ -60,7 +64,14 @@ final as (
         c.topic_first_topic,
         coalesce(c.topic_articles, 0) as topic_articles,
         coalesce(c.topic_sentences, 0) as topic_sentences,
-        coalesce(c.topics, []) as topics
+        coalesce(c.topics, []) as topics,
+        o.mentions as delta_mentions,
+        o.articles as delta_articles,
+        coalesce(c.topic_articles, 0) as delta_topic_articles,
+        coalesce(c.topic_sentences, 0) as delta_topic_sentences,
+        getvariable('build_generation') as touched_gen,
+        getvariable('build_generation') as first_gen,
+        case when c.topic_first_at is not null then getvariable('build_generation') end as topic_first_gen
     from overall o
     left join in_context c using (actor_id, source_domain)
 )

@@ -3,7 +3,7 @@
 -- grain: actor_id, topic, day
 -- materialized: incremental
 -- unique_key: actor_id, topic, day
--- changed: select distinct actor_id, topic, cast(event_at as date) as day from stg_stances where is_new(load_seq)
+-- changed: select distinct s.actor_id, s.topic, cast(coalesce(s.published_at, a.event_at) as date) as day from stances s join new_articles a using (article_id) where is_new(s.load_seq)
 with days as (
     select distinct day from changed_keys
 ),

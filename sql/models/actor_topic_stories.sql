@@ -4,11 +4,12 @@
 -- materialized: merge
 -- unique_key: actor_id, story_id
 -- merge: first_at = least(d.first_at, m.first_at)
+-- merge: first_gen = coalesce(m.first_gen, d.first_gen)
 with context as (
     select * from int_actor_topic_context where is_new(load_seq)
 ),
 final as (
-    select actor_id, story_id, min(event_at) as first_at
+    select actor_id, story_id, min(event_at) as first_at, getvariable('build_generation') as first_gen
     from context
     group by actor_id, story_id
 )

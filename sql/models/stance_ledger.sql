@@ -5,9 +5,9 @@
 -- materialized: incremental
 -- unique_key: actor_id, topic
 -- delete_where: t.actor_id = k.actor_id and t.topic = k.topic and t.period >= k.restart_period
--- changed: with c as (select actor_id, topic, min(cast(event_at as date)) as from_day from stg_stances where is_new(load_seq) group by all), d as (select d.actor_id, d.topic, d.day, case when d.stance = lag(d.stance) over (partition by d.actor_id, d.topic order by d.day) then 0 else 1 end as starts from actor_stance_daily d semi join c on c.actor_id = d.actor_id and c.topic = d.topic), n as (select *, sum(starts) over (partition by actor_id, topic order by day rows between unbounded preceding and current row) as period from d) select c.actor_id, c.topic, coalesce(max(n.period) filter (where n.day < c.from_day), 1) as restart_period from c left join n using (actor_id, topic) group by all
-with daily as (
-    select d.*, k.restart_period
+-- changed: with c as (select s.actor_id, s.topic, min(cast(coalesce(s.published_at, a.event_at) as date)) as from_day from stances s join new_articles a using (article_id) where is_new(s.load_seq) group by all), d as (select d.actor_id, d.topic, d.day, case when d.stance = lag(d.stance) over (partition by d.actor_id, d.topic order by d.day) then 0 else 1 end as starts from actor_stance_daily d semi join c on c.actor_id = d.actor_id and c.topic = d.topic), n as (select *, sum(starts) over (partition by actor_id, topic order by day rows between unbounded preceding and current row) as period from d) select c.actor_id, c.topic, coalesce(max(n.period) filter (where n.day < c.from_day), 1) as restart_period from c left join n using (actor_id, topic) group by all
+with days as (     -- narrow columns first: numbering needs only the day and its label
+    select d.actor_id, d.topic, d.day, d.stance, k.restart_period
     from actor_stance_daily d
     join changed_keys k on k.actor_id = d.actor_id and k.topic = d.topic
 ),
@@ -22,7 +22,7 @@ marked as (
         *,
         case when stance = lag(stance) over (partition by actor_id, topic order by day)
              then 0 else 1 end as starts_period
-    from daily
+    from days
 ),
 numbered as (
     select
@@ -31,10 +31,15 @@ numbered as (
                                  rows between unbounded preceding and current row) as period
     from marked
 ),
-reopened as (     -- only the periods from the restart on are rebuilt
-    select *, max(period) over (partition by actor_id, topic) as last_period
-    from numbered
-    qualify period >= restart_period
+tail as (         -- only the periods from the restart on are rebuilt
+    select actor_id, topic, day, period, last_period
+    from (select *, max(period) over (partition by actor_id, topic) as last_period from numbered)
+    where period >= restart_period
+),
+reopened as (     -- ... with their days' evidence
+    select t.*, d.* exclude (actor_id, topic, day)
+    from tail t
+    join actor_stance_daily d using (actor_id, topic, day)
 ),
 final as (
     select
