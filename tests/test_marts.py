@@ -223,3 +223,39 @@ def test_severity_escalates_with_independent_sources(conn):
     row = conn.execute("select severity, details->>'sources', evidence_query from alerts").fetchone()
     assert row == ("critical", "4", "select * from int_actor_topic_context where actor_id = 'stubb' order by event_at")
     assert conn.execute(row[2]).fetchall()        # the evidence query runs
+
+
+def test_internal_models_exact_rows(conn):
+    """int_actor_topic_context, actor_source_stats, actor_topic_stories, feed_topic_daily and
+    actor_stance_daily on three articles (one a wire copy of another)."""
+    article(conn, "a1", "one.example", ts(3, 9), feed="one")
+    article(conn, "a2", "two.example", ts(3, 10), story="a1", feed="two")
+    article(conn, "a3", "one.example", ts(4, 9), feed="one")
+    for aid in ("a1", "a2", "a3"):
+        add_mention(conn, aid, "stubb", "Alexander Stubb", False, 0)
+        add_topic(conn, aid, "coalition", 0)
+    add_mention(conn, "a3", "stubb", "Alexander Stubb", False, 2)           # outside topic context
+    add_stance(conn, "a1", "stubb", "coalition", 0, 1.0, 3)
+    add_stance(conn, "a2", "stubb", "coalition", 0, 0.5, 3)
+    build_models(conn)
+    assert conn.execute("select article_id, sentence_index, actor_id, topic, source_domain, feed, story_id "
+                        "from int_actor_topic_context order by all").fetchall() == [
+        ("a1", 0, "stubb", "coalition", "one.example", "one", "a1"),
+        ("a2", 0, "stubb", "coalition", "two.example", "two", "a1"),
+        ("a3", 0, "stubb", "coalition", "one.example", "one", "a3")]
+    assert conn.execute("select actor_id, source_domain, first_seen_at, last_seen_at, mentions, articles, "
+                        "topic_first_at, topic_articles, topic_sentences, topics from actor_source_stats "
+                        "order by all").fetchall() == [
+        ("stubb", "one.example", ts(3, 9), ts(4, 9), 3, 2, ts(3, 9), 2, 2, ["coalition"]),
+        ("stubb", "two.example", ts(3, 10), ts(3, 10), 1, 1, ts(3, 10), 1, 1, ["coalition"])]
+    assert conn.execute("select actor_id, story_id, first_at from actor_topic_stories order by all").fetchall() == [
+        ("stubb", "a1", ts(3, 9)), ("stubb", "a3", ts(4, 9))]
+    assert conn.execute("select feed, day, topic_articles, last_topic_article_at, main_topic from feed_topic_daily "
+                        "order by all").fetchall() == [
+        ("one", ts(3).date(), 1, ts(3, 9), "coalition"), ("one", ts(4).date(), 1, ts(4, 9), "coalition"),
+        ("two", ts(3).date(), 1, ts(3, 10), "coalition")]
+    assert conn.execute("select actor_id, topic, day, score, evidence_count, sources, source_list, story_list, stance "
+                        "from actor_stance_daily").fetchall() == [
+        ("stubb", "coalition", ts(3).date(), 0.75, 2, 2, ["one.example", "two.example"], ["a1"], "support")]
+    assert conn.execute("select topic_sources, topic_stories, topic_sentences from actor_first_seen").fetchall() == [
+        (2, 2, 3)]

@@ -14,7 +14,8 @@ topical as (
     select
         feed,
         max(last_topic_article_at) as last_topic_article_at,
-        sum(topic_articles) filter (where day > cast(getvariable('cycle_now') as date) - 7) as topic_articles_7d
+        cast(sum(topic_articles) filter (where day > cast(getvariable('cycle_now') as date) - 7) as bigint)
+            as topic_articles_7d
     from feed_topic_daily
     group by feed
 ),

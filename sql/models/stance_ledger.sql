@@ -50,7 +50,7 @@ final as (
         any_value(n.stance) as stance,
         min(n.first_evidence_at) as started_at,
         max(n.last_evidence_at) as ended_at,
-        sum(n.evidence_count) as evidence_count,
+        cast(sum(n.evidence_count) as bigint) as evidence_count,  -- sums are HUGEINT, slow to scan
         len(list_distinct(flatten(list(n.source_list)))) as sources,
         len(list_distinct(flatten(list(n.story_list)))) as stories,
         round(sum(n.score * n.evidence_count) / sum(n.evidence_count), 3) as mean_score,
