@@ -329,10 +329,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config = load_config(settings.config_dir)
     except ConfigError as exc:
         return _fail(f"config: {exc}")
+    gold = Path(args.gold) if args.gold else GOLD_PATH
+    if not gold.is_file():
+        return _fail(f"gold set {gold} not found (it ships in the repository's tests/eval/; use --gold FILE)")
     annotator = Annotator.build(config, settings.spacy_model)
     if args.full:
         annotator = replace(annotator, selective=False)
-    report = evaluate(annotator, args.split, Path(args.gold) if args.gold else GOLD_PATH)
+    try:
+        report = evaluate(annotator, args.split, gold)
+    except ValueError as exc:
+        return _fail(str(exc))
     print(report.text())
     if args.errors:
         print("\n".join(report.errors))
