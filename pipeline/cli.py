@@ -38,6 +38,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import threading
+
+    from pipeline.store import StoreError
+    from pipeline.watch import stop_on_signals, watch
+
+    try:
+        settings = Settings.from_env(args.config, args.db)
+        config = load_config(settings.config_dir)
+    except (ConfigError, ValueError) as exc:
+        return _fail(f"config: {exc}")
+    from pipeline.nlp import Annotator
+
+    annotator = Annotator.build(config, settings.spacy_model)     # loaded once for every cycle
+    stop = threading.Event()
+    stop_on_signals(stop)
+
+    def report(summary) -> None:
+        if summary.feeds_polled or summary.alerts_raised:
+            print(f"{summary.cycle_id}: {summary.feeds_polled} feeds polled ({summary.feeds_failed} failed), "
+                  f"{summary.new_articles} new articles, {len(summary.alerts_raised)} alerts raised, "
+                  f"{summary.alerts_sent} sent", flush=True)
+
+    try:
+        stats = watch(config, settings, annotator, args.min_gap, args.max_sleep, args.max_cycles, report, stop)
+    except StoreError as exc:
+        return _fail(str(exc), 3)
+    print(f"watch ended after {stats.cycles} cycle(s): {stats.new_articles} new articles, {stats.alerts} alerts")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo.run import run_demo
 
@@ -369,6 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help="DuckDB file (default $NEWSMON_DB or data/newsmon.duckdb)")
     run.add_argument("--all", action="store_true", help="poll every feed now, not only the ones that are due")
     run.set_defaults(func=cmd_run)
+    wt = sub.add_parser("watch", help="run cycles continuously, polling feeds as they fall due (Ctrl-C stops "
+                                      "after the current cycle)")
+    wt.add_argument("--config", help="config folder (default $NEWSMON_CONFIG or ./config)")
+    wt.add_argument("--db", help="DuckDB file (default $NEWSMON_DB or data/newsmon.duckdb)")
+    wt.add_argument("--min-gap", type=float, default=5.0, help="seconds between two cycles at least (default 5)")
+    wt.add_argument("--max-sleep", type=float, default=60.0, help="seconds between two cycles at most (default 60)")
+    wt.add_argument("--max-cycles", type=int, help="stop after this many cycles")
+    wt.set_defaults(func=cmd_watch)
     demo = sub.add_parser("demo", help="serve the bundled demo news site on loopback and run the pipeline over it")
     demo.add_argument("--config", help="take alerts.yaml (channels) from this folder too")
     demo.set_defaults(func=cmd_demo)

@@ -136,3 +136,34 @@ def test_same_article_in_two_feeds_is_stored_once(tmp_path, demo_site, capsys):
     with duckdb.connect(str(db), read_only=True) as c:
         assert c.execute("select feed, count(*) from articles group by feed").fetchall() == [("first", 4)]
         assert c.execute("select count(distinct canonical_url) from articles").fetchone()[0] == 4
+
+
+def test_watch_runs_cycles_in_one_process_and_stops(tmp_path, demo_site, webhook, demo_config, capsys):
+    db = tmp_path / "watch.duckdb"
+    demo_site.cutoff = TIMELINE_END
+    assert main(["watch", "--config", str(demo_config), "--db", str(db), "--min-gap", "0", "--max-sleep", "0.1",
+                 "--max-cycles", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "22 new articles, 2 alerts raised, 2 sent" in out
+    assert out.strip().endswith("watch ended after 3 cycle(s): 22 new articles, 2 alerts")
+    assert len(webhook.received) == 2 and alerts(db)[0][0] == "new_actor"
+
+
+def test_watch_stops_cleanly_on_sigterm(tmp_path, demo_site, demo_config):
+    import signal
+    import subprocess
+    import sys
+
+    demo_site.cutoff = TIMELINE_END
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "watch", "--config", str(demo_config),
+                             "--db", str(tmp_path / "w.duckdb"), "--min-gap", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()          # the first cycle's line: it is now sleeping
+        assert "22 new articles" in first
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "watch ended after 1 cycle(s): 22 new articles, 2 alerts" in out

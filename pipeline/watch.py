@@ -1,0 +1,78 @@
+"""Continuous mode: cycle after cycle in one process (spaCy and the extraction workers stay loaded),
+polling only the feeds that are due and sleeping until the next one is."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from pipeline import store
+from pipeline.config import Config
+from pipeline.records import as_utc
+from pipeline.cycle import CycleBusy, CycleSummary, run_cycle, utcnow
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WatchStats:
+    cycles: int = 0
+    new_articles: int = 0
+    alerts: int = 0
+    busy: int = 0
+
+
+def next_due(settings: Settings) -> datetime | None:
+    """The earliest next_poll_at over all feeds (None: no feed state yet, poll now)."""
+    conn = store.connect(settings.db_path, read_only=True) if settings.db_path.exists() else None
+    if conn is None:
+        return None
+    try:
+        row = conn.execute("select min(next_poll_at) from feeds").fetchone()
+    finally:
+        conn.close()
+    return as_utc(row[0]) if row and row[0] else None
+
+
+def watch(config: Config, settings: Settings, annotator: Any, min_gap: float = 5.0, max_sleep: float = 60.0,
+          max_cycles: int | None = None, on_cycle: Callable[[CycleSummary], None] | None = None,
+          stop: threading.Event | None = None, clock: Callable[[], datetime] = utcnow) -> WatchStats:
+    """Run cycles until `stop` is set (SIGINT/SIGTERM set it when run from the CLI) or `max_cycles`
+    have run. Between cycles it sleeps until the next feed is due, at least `min_gap` seconds and at
+    most `max_sleep` (new feeds in the config are picked up within that)."""
+    stop = stop or threading.Event()
+    stats = WatchStats()
+    while not stop.is_set() and (max_cycles is None or stats.cycles < max_cycles):
+        try:
+            summary = run_cycle(config, settings, annotator, now=clock())
+        except CycleBusy as exc:
+            stats.busy += 1
+            log.warning("%s", exc)
+            stop.wait(max(min_gap, 1.0))
+            continue
+        stats.cycles += 1
+        stats.new_articles += summary.new_articles
+        stats.alerts += len(summary.alerts_raised)
+        if on_cycle:
+            on_cycle(summary)
+        if max_cycles is not None and stats.cycles >= max_cycles:
+            break
+        due = next_due(settings)
+        wait = max_sleep if due is None else (due - clock()).total_seconds()
+        stop.wait(min(max(wait, min_gap), max_sleep))
+    return stats
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGINT and SIGTERM finish the running cycle, then end the loop."""
+    def handler(signum: int, _frame: Any) -> None:
+        log.warning("signal %s: stopping after the current cycle", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
