@@ -17,20 +17,25 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _pipeline(args: argparse.Namespace):
+    """Settings, config and a loaded annotator for the commands that run cycles."""
+    from pipeline.nlp import Annotator
+
+    settings = Settings.from_env(args.config, args.db)
+    config = load_config(settings.config_dir)
+    return settings, config, Annotator.build(config, settings.spacy_model)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.cycle import CycleBusy, run_cycle
     from pipeline.store import StoreError
     from pipeline.summary import format_summary
 
     try:
-        settings = Settings.from_env(args.config, args.db)
-        config = load_config(settings.config_dir)
+        settings, config, annotator = _pipeline(args)
     except (ConfigError, ValueError) as exc:
         return _fail(f"config: {exc}")
-    from pipeline.nlp import Annotator
-
     try:
-        annotator = Annotator.build(config, settings.spacy_model)
         summary = run_cycle(config, settings, annotator, all_feeds=args.all)
     except (StoreError, CycleBusy) as exc:
         return _fail(str(exc), 3)
@@ -45,13 +50,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from pipeline.watch import stop_on_signals, watch
 
     try:
-        settings = Settings.from_env(args.config, args.db)
-        config = load_config(settings.config_dir)
+        settings, config, annotator = _pipeline(args)     # spaCy loads once, for every cycle
     except (ConfigError, ValueError) as exc:
         return _fail(f"config: {exc}")
-    from pipeline.nlp import Annotator
-
-    annotator = Annotator.build(config, settings.spacy_model)     # loaded once for every cycle
     stop = threading.Event()
     stop_on_signals(stop)
 
