@@ -9,6 +9,7 @@ parses every sentence instead (the reference the benchmark and the gold set comp
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
@@ -296,8 +297,6 @@ def _name_context(sents: Sequence[Any], topic_sentences: Iterable[int]) -> set[i
 
 def _sentence_of(starts: list[int], token_index: int) -> int:
     """Index of the sentence holding a token, given the sentences' first token indices (sorted)."""
-    from bisect import bisect_right
-
     return bisect_right(starts, token_index) - 1
 
 

@@ -191,7 +191,7 @@ def _cooldown_key(alert: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 class _Throttle:
-    """At most one message per `gap` seconds to one webhook, across cycles (channel_state.last_sent_at)."""
+    """At most one message per `min_gap_seconds` to one webhook within a delivery run (start to start)."""
 
     def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float]):
         self.sleep, self.clock = sleep, clock
@@ -300,9 +300,8 @@ def _send_one(conn: duckdb.DuckDBPyConnection, channel: Channel, title: str, bod
         result = _as_result(send(channel.url, title, body))
     except Exception as exc:  # a plugin bug must not lose the alert
         result = SendResult(False, type(exc).__name__)
-    blocked = None
-    if result.retry_after is not None:
-        blocked = now + timedelta(seconds=min(result.retry_after, RETRY_AFTER_CAP))
+    blocked = _resume_at(now, result)
+    if blocked is not None:
         log.warning("channel %s (%s) is rate-limited for %.0f s", channel.name, mask_url(channel.url),
                     result.retry_after)
     conn.execute(
@@ -313,12 +312,19 @@ def _send_one(conn: duckdb.DuckDBPyConnection, channel: Channel, title: str, bod
     return result
 
 
+def _resume_at(now: datetime, result: SendResult) -> datetime | None:
+    """When a channel that answered 429 may be sent to again (Retry-After, capped at a day)."""
+    if result.retry_after is None:
+        return None
+    return now + timedelta(seconds=min(result.retry_after, RETRY_AFTER_CAP))
+
+
 def _next_attempt(conn: duckdb.DuckDBPyConnection, alert_id: str, channel: str, now: datetime,
                   result: SendResult) -> datetime | None:
     if result.ok:
         return None
     if result.retry_after is not None:
-        return now + timedelta(seconds=min(result.retry_after, RETRY_AFTER_CAP))
+        return _resume_at(now, result)
     row = conn.execute("select attempts from alert_deliveries where alert_id = ? and channel = ?",
                        [alert_id, channel]).fetchone()
     attempts = (row[0] if row else 0) + 1

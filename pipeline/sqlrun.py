@@ -156,6 +156,12 @@ def set_rule_variables(conn: duckdb.DuckDBPyConnection, config: Config, now: dat
         set_variables(conn, {"as_of": as_of})
 
 
+def _rule_variables_read(conn: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[str]]:
+    """The rule variables a SQL text reads, and their current values (run variables left out)."""
+    names = sorted(set(_VARIABLE.findall(sql)) - _RUN_VARIABLES)
+    return names, [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
+
+
 def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model]) -> str:
     """What a model's rows depend on besides data: its SQL and its upstream's, the variables they
     read, and the registry. A change of any of them means a full rebuild."""
@@ -168,8 +174,7 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[st
         seen.add(name)
         texts.append(by_name[name].sql)
         stack.extend(by_name[name].deps)
-    names = sorted(set(_VARIABLE.findall(" ".join(texts))) - _RUN_VARIABLES)
-    values = [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
+    names, values = _rule_variables_read(conn, " ".join(texts))
     registry = conn.execute("select coalesce(string_agg(actor_id, ',' order by actor_id), '') from actors").fetchone()[0]
     return hashlib.sha256("\x1f".join([*sorted(texts), *names, *values, registry]).encode()).hexdigest()[:16]
 
@@ -296,8 +301,7 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
     generation = _generation(conn)
     for name, sql in alert_queries().items():
         started = time.perf_counter()
-        names = sorted(set(_VARIABLE.findall(sql)) - _RUN_VARIABLES)
-        values = [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
+        names, values = _rule_variables_read(conn, sql)
         fingerprint = hashlib.sha256("\x1f".join([sql, *names, *values]).encode()).hexdigest()[:16]
         state = conn.execute("select watermark, fingerprint from model_state where model = ?",
                              ["alert:" + name]).fetchone()
