@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         settings, config, annotator = _pipeline(args)
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:        # a malformed NEWSMON_* setting
         return _fail(f"config: {exc}")
     try:
         summary = run_cycle(config, settings, annotator, all_feeds=args.all)
@@ -51,7 +51,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     try:
         settings, config, annotator = _pipeline(args)     # spaCy loads once, for every cycle
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:        # a malformed NEWSMON_* setting
         return _fail(f"config: {exc}")
     stop = threading.Event()
     stop_on_signals(stop)
@@ -74,10 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo.run import run_demo
 
     settings = Settings.from_env()
-    try:
-        run_demo(settings.data_dir, base_config=Path(args.config) if args.config else None)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    run_demo(settings.data_dir, base_config=Path(args.config) if args.config else None)
     return 0
 
 
@@ -192,10 +189,7 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     from pipeline.notify import mask_url
     from pipeline.review import test_channel
 
-    try:
-        config = load_config(Settings.from_env(args.config).config_dir)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    config = load_config(Settings.from_env(args.config).config_dir)
     channel = next((c for c in config.channels if c.name == args.channel), None)
     if channel is None:
         names = ", ".join(c.name for c in config.channels) or "none configured (or their variables are unset)"
@@ -212,10 +206,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from pipeline.review import backtest
 
     settings = Settings.from_env(args.config, args.db)
-    try:
-        config = load_config(settings.config_dir)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    config = load_config(settings.config_dir)
     source = settings.db_path if args.db else read_copy_path(settings.db_path)
     if not source.exists():
         return _fail(f"database {source} does not exist", 3)
@@ -287,10 +278,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
 def cmd_feeds_export(args: argparse.Namespace) -> int:
     from pipeline.opml import export_opml
 
-    try:
-        config = load_config(Settings.from_env(args.config).config_dir)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    config = load_config(Settings.from_env(args.config).config_dir)
     text = export_opml(config.feeds)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -320,10 +308,7 @@ def cmd_actors(args: argparse.Namespace) -> int:
     from pipeline.store import StoreError
 
     settings = Settings.from_env(args.config, args.db)
-    try:
-        config = load_config(settings.config_dir)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    config = load_config(settings.config_dir)
     try:
         conn = _open_read(args)
     except StoreError as exc:
@@ -357,10 +342,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.errors and args.split == "test":
         return _fail("the test split is frozen: its scores are shown, its errors are not (use --split dev)")
     settings = Settings.from_env(args.config)
-    try:
-        config = load_config(settings.config_dir)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
+    config = load_config(settings.config_dir)
     gold = Path(args.gold) if args.gold else GOLD_PATH
     if not gold.is_file():
         return _fail(f"gold set {gold} not found (it ships in the repository's tests/eval/; use --gold FILE)")
@@ -386,8 +368,6 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         if config:
             load_config(config)
         return run_standalone(settings.data_dir, Path(config) if config else None, args.port)
-    except ConfigError as exc:
-        return _fail(f"config: {exc}")
     except RuntimeError as exc:
         return _fail(str(exc))
 
@@ -486,7 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:      # every command: one line naming file, key and problem; exit 2
+        return _fail(f"config: {exc}")
 
 
 if __name__ == "__main__":
