@@ -162,7 +162,7 @@ def _rule_variables_read(conn: duckdb.DuckDBPyConnection, sql: str) -> tuple[lis
     return names, [str(conn.execute(f"select getvariable('{n}')").fetchone()[0]) for n in names]
 
 
-def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model]) -> str:
+def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model], registry: str) -> str:
     """What a model's rows depend on besides data: its SQL and its upstream's, the variables they
     read, and the registry. A change of any of them means a full rebuild."""
     seen: set[str] = set()
@@ -175,7 +175,6 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[st
         texts.append(by_name[name].sql)
         stack.extend(by_name[name].deps)
     names, values = _rule_variables_read(conn, " ".join(texts))
-    registry = conn.execute("select coalesce(string_agg(actor_id, ',' order by actor_id), '') from actors").fetchone()[0]
     return hashlib.sha256("\x1f".join([*sorted(texts), *names, *values, registry]).encode()).hexdigest()[:16]
 
 
@@ -188,26 +187,24 @@ def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def _build_incremental(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[str, Model], top: int,
-                       full: bool) -> str:
+                       full: bool, registry: str) -> str:
     """Rebuild the rows of changed keys (or all rows); returns 'full', 'incremental' or 'unchanged'."""
-    fingerprint = _fingerprint(conn, model, by_name)
+    fingerprint = _fingerprint(conn, model, by_name, registry)
     state = conn.execute("select watermark, fingerprint from model_state where model = ?", [model.name]).fetchone()
     existing = _exists(conn, model.name)
     rebuild = full or existing != "table" or state is None or state[1] != fingerprint
     if not rebuild and state[0] >= top:
         return "unchanged"
-    # is_new(load_seq) is true for every row in a full build, else for rows newer than the watermark;
-    # the variable folds to a constant, so the filter skips old row groups by their min/max
+    # is_new(load_seq) (see build_models) is true for every row in a full build, else for rows newer
+    # than the watermark
     conn.execute("set variable since_seq = " + ("null" if rebuild else str(int(state[0]))))
-    conn.execute("create or replace temp macro is_new(seq) as "
-                 "getvariable('since_seq') is null or seq > getvariable('since_seq')")
     conn.execute("create or replace temp view new_articles as select * from stg_articles where is_new(load_seq)")
+    if rebuild and existing == "view":
+        conn.execute(f"drop view {model.name}")
     if model.materialized == "merge":
-        _merge(conn, model, rebuild, existing)
+        _merge(conn, model, rebuild)
     elif rebuild:
         conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
-        if existing == "view":
-            conn.execute(f"drop view {model.name}")
         conn.execute(f"create or replace table {model.name} as {model.sql}")
     else:
         conn.execute(f"create or replace temp table changed_keys as {model.changed_sql}")
@@ -218,7 +215,7 @@ def _build_incremental(conn: duckdb.DuckDBPyConnection, model: Model, by_name: d
     return "full" if rebuild else "incremental"
 
 
-def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool, existing: str | None) -> None:
+def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None:
     """Fold the aggregate of new rows (`since_seq` is set) into the stored rows of the same keys.
 
     Stored rows carry `_key`, a 64-bit hash of the unique key: matching on one integer column is
@@ -227,8 +224,6 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool, existin
     """
     key = f"hash({', '.join(model.unique_key)}) as _key, hash('check', {', '.join(model.unique_key)}) as _check"
     if rebuild:
-        if existing == "view":
-            conn.execute(f"drop view {model.name}")
         conn.execute(f"create or replace table {model.name} as select *, {key} from ({model.sql})")
         return
     conn.execute(f"create or replace temp table _delta as select *, {key} from ({model.sql})")
@@ -258,12 +253,16 @@ def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = N
     top = conn.execute("select coalesce(max(load_seq), 0) from articles").fetchone()[0]
     generation = _generation(conn) + 1          # rows a build rewrites carry it (built_generation)
     conn.execute(f"set variable build_generation = {generation}")
+    registry = conn.execute("select coalesce(string_agg(actor_id, ',' order by actor_id), '') from actors").fetchone()[0]
+    # the variable folds to a constant, so the filter skips old row groups by their min/max
+    conn.execute("create or replace temp macro is_new(seq) as "
+                 "getvariable('since_seq') is null or seq > getvariable('since_seq')")
     changed = False
     built = []
     for model in models:
         started = time.perf_counter()
         if model.materialized in ("incremental", "merge"):
-            how = _build_incremental(conn, model, by_name, top, full)
+            how = _build_incremental(conn, model, by_name, top, full, registry)
             changed |= how != "unchanged"
             log.debug("model %s: %s", model.name, how)
         else:
