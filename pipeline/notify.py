@@ -156,7 +156,7 @@ def apprise_send(url: str, title: str, body: str) -> SendResult:
                       else "channel did not accept the message")
 
 
-def _as_result(value: "SendResult | tuple[bool, str | None]") -> SendResult:
+def as_result(value: "SendResult | tuple[bool, str | None]") -> SendResult:
     return value if isinstance(value, SendResult) else SendResult(bool(value[0]), value[1])
 
 
@@ -297,7 +297,7 @@ def _send_one(conn: duckdb.DuckDBPyConnection, channel: Channel, title: str, bod
     throttle.wait(channel)
     throttle.sent(channel)          # start to start: one message per gap
     try:
-        result = _as_result(send(channel.url, title, body))
+        result = as_result(send(channel.url, title, body))
     except Exception as exc:  # a plugin bug must not lose the alert
         result = SendResult(False, type(exc).__name__)
     blocked = _resume_at(now, result)
@@ -355,7 +355,7 @@ def report_failure(ops_url: str | None, task: str, run_id: str, error: str, send
     title = neutralise(f"[newsmon] task {task} failed")
     body = neutralise(f"run {run_id}\n{error[:1500]}")
     try:
-        result = _as_result(send(ops_url, title, body))
+        result = as_result(send(ops_url, title, body))
         ok, why = result.ok, result.error
     except Exception as exc:  # the report of a failure must not fail
         ok, why = False, type(exc).__name__

@@ -15,7 +15,7 @@ import duckdb
 from pipeline import store
 from pipeline.config import Channel, Config
 from pipeline.cycle import CycleBusy, cycle_lock
-from pipeline.notify import SendResult, _as_result, apprise_send, mask_url, neutralise
+from pipeline.notify import SendResult, as_result, apprise_send, mask_url, neutralise
 from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables
 
 
@@ -86,7 +86,7 @@ def test_channel(channel: Channel, host: str, send: Any = apprise_send) -> SendR
     body = neutralise(f"A test from newsmon on {host} to channel {channel.name}. If you can read this, "
                       "alerts will reach you here.")
     try:
-        return _as_result(send(channel.url, title, body))
+        return as_result(send(channel.url, title, body))
     except Exception as exc:  # report, never crash the CLI
         return SendResult(False, f"{type(exc).__name__} sending to {mask_url(channel.url)}")
 
