@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -128,6 +129,15 @@ class CycleSummary:
     deliveries_failed: int = 0
     alerts_pending: int = 0
     read_copy: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)   # wall time per stage, in run order
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
@@ -171,22 +181,33 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
     with cycle_lock(settings.db_path):
         conn = store.connect(settings.db_path)
         try:
-            polls = poll_stage(conn, config, settings, now, all_feeds)
-            summarise_polls(summary, polls)
-            entries = select_new_entries(conn, polls)
-            articles = dedupe_articles(fetch_stage(entries, settings, now))
-            annotations = annotate_stage(articles, annotator, config, settings)
-            counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
-                                      settings)
+            with summary.timed("poll"):
+                polls = poll_stage(conn, config, settings, now, all_feeds)
+                summarise_polls(summary, polls)
+                entries = select_new_entries(conn, polls)
+            with summary.timed("fetch_extract"):
+                articles = dedupe_articles(fetch_stage(entries, settings, now))
+            with summary.timed("annotate"):
+                annotations = annotate_stage(articles, annotator, config, settings)
+            with summary.timed("load"):
+                counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
+                                          settings)
             summary.new_articles = counts.new_articles
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
-            models_stage(conn, config, now)
-            alerts_stage(conn, config, summary, now)
-            notify_stage(conn, config, summary, now, send)
-            conn.execute("checkpoint")
+            with summary.timed("models"):
+                models_stage(conn, config, now)
+            with summary.timed("alerts"):
+                alerts_stage(conn, config, summary, now)
+            with summary.timed("notify"):
+                notify_stage(conn, config, summary, now, send)
+            with summary.timed("publish"):
+                conn.execute("checkpoint")
         finally:
             conn.close()
-        summary.read_copy = str(publish(settings.db_path))
+        with summary.timed("publish"):
+            summary.read_copy = str(publish(settings.db_path))
+        log.info("cycle %s stages: %s", summary.cycle_id,
+                 ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
         return summary

@@ -32,5 +32,8 @@ def format_summary(s: CycleSummary) -> str:
     ]
     if s.read_copy:
         lines.append(f"  analysts' read copy: {s.read_copy}")
+    if s.stage_seconds:
+        lines.append(f"  stages ({sum(s.stage_seconds.values()):.1f} s): "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in s.stage_seconds.items()))
     lines += [format_alert(a) for a in s.alerts_raised]
     return "\n".join(lines)

@@ -151,6 +151,44 @@ def prune_staging(settings: Settings, keep: int = 20) -> int:
     return len(runs[keep:])
 
 
+class LazyAnnotator:
+    """Loads spaCy on the first batch to annotate: a cycle that finds nothing new never pays for it."""
+
+    selective = True
+
+    def __init__(self, config: Config, model: str | None) -> None:
+        self._config, self._model, self._annotator = config, model, None
+
+    def annotate(self, articles: list) -> list:
+        if self._annotator is None:
+            from pipeline.nlp import Annotator
+
+            self._annotator = Annotator.build(self._config, self._model)
+        return self._annotator.annotate(articles)
+
+
+def cycle(run_id: str, max_wait: float = 60.0, settings: Settings | None = None,
+          sleep: Any = None) -> dict[str, Any]:
+    """The continuous DAG's one task: wait (at most `max_wait` s) until a feed is due, then run a
+    whole cycle in this process. Waiting here, not in the scheduler, keeps `@continuous` from
+    spinning through empty runs."""
+    import time
+
+    from pipeline.cycle import run_cycle, utcnow
+    from pipeline.watch import next_due
+
+    settings, config = _context(settings)
+    due = next_due(settings)
+    wait = 0.0 if due is None else min(max((due - utcnow()).total_seconds(), 0.0), max_wait)
+    if wait > 0:
+        (sleep or time.sleep)(wait)
+    summary = run_cycle(config, settings, LazyAnnotator(config, settings.spacy_model), now=utcnow(), cycle_id=run_id)
+    return {"waited_s": round(wait, 1), "feeds": summary.feeds_polled, "failed": summary.feeds_failed,
+            "new_articles": summary.new_articles, "alerts_raised": len(summary.alerts_raised),
+            "sent": summary.alerts_sent, "pending": summary.alerts_pending,
+            "stage_seconds": {k: round(v, 3) for k, v in summary.stage_seconds.items()}}
+
+
 def task_failed(task_id: str, run_id: str, error: str) -> bool:
     """Airflow's task-level failure callback: post to the config's ops channel (or the log)."""
     from pipeline.notify import report_failure

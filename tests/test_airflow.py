@@ -21,7 +21,11 @@ def dagbag():
 
 def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"news_monitor", "newsmon_digest"}
+    assert set(dagbag.dag_ids) == {"news_monitor", "news_monitor_continuous", "newsmon_digest"}
+    continuous = dagbag.get_dag("news_monitor_continuous")
+    assert continuous.schedule == "@continuous" and continuous.max_active_runs == 1
+    assert [(t.task_id, t.pool) for t in continuous.tasks] == [("cycle", "newsmon_duckdb")]
+    assert {a.name for a in continuous.tasks[0].outlets} == {"newsmon_database", "newsmon_read_copy"}
     digest = dagbag.get_dag("newsmon_digest")
     assert [t.task_id for t in digest.tasks] == ["digest"]
     assert all(t.retries >= 1 and t.execution_timeout and t.on_failure_callback for t in digest.tasks)
@@ -93,6 +97,34 @@ def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhoo
     assert got == [("new_actor", "alexander-stubb", "coalition", None, None, True),
                    ("stance_change", "russian-state-duma", "peacekeeping", "oppose", "support", True)]
     assert len(webhook.received) == 2
+
+
+@pytest.mark.slow
+def test_continuous_dag_waits_for_a_due_feed_then_runs_one_cycle(tmp_path, demo_site, webhook, monkeypatch, dagbag):
+    from pipeline import tasks
+    from pipeline.settings import Settings
+
+    demo_site.cutoff = TIMELINE_END
+    cfg = write_config(tmp_path / "config", demo_site.feeds_yaml(),
+                       "channels:\n  - name: test-hook\n    url: ${TEST_HOOK_URL}\n")
+    db = tmp_path / "cont.duckdb"
+    monkeypatch.setenv("TEST_HOOK_URL", webhook.apprise_url)
+    monkeypatch.setenv("NEWSMON_CONFIG", str(cfg))
+    monkeypatch.setenv("NEWSMON_DB", str(db))
+    monkeypatch.setenv("NEWSMON_DATA_DIR", str(tmp_path / "data"))
+    for bound in ("MIN", "INITIAL"):
+        monkeypatch.setenv(f"NEWSMON_POLL_{bound}_INTERVAL", "30")
+    run = dagbag.get_dag("news_monitor_continuous").test()
+    assert run.state == "success"
+    with duckdb.connect(str(db.with_name("cont.read.duckdb")), read_only=True) as c:
+        assert c.execute("select count(*) from articles").fetchone()[0] == 22
+        assert c.execute("select count(*) from alerts where sent_at is not null").fetchone()[0] == 2
+    assert len(webhook.received) == 2
+    # every feed was just polled: the next run waits for the first one to fall due, capped by max_wait
+    waits: list[float] = []
+    out = tasks.cycle("second", max_wait=7.0, settings=Settings.from_env(), sleep=waits.append)
+    assert len(waits) == 1 and 6.0 < waits[0] <= 7.0 and out["waited_s"] == round(waits[0], 1)
+    assert out["new_articles"] == 0 and out["alerts_raised"] == 0 and "annotate" in out["stage_seconds"]
 
 
 def test_batches_keep_whole_feeds_and_are_never_empty():
