@@ -21,16 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 START = datetime(2025, 1, 1)
 
 
-def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1, days: int = 400) -> None:
-    """Rows for article numbers [first, first + articles), all with load_seq `seq`."""
+def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1, days: int = 400,
+             start: datetime = START) -> None:
+    """Rows for article numbers [first, first + articles), all with load_seq `seq`, published over
+    `days` days from `start`."""
     last = first + articles
     conn.execute(f"""
         insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, fetched_at,
                               text, extracted, story_id, load_seq, completeness)
         select 'a' || i, 'https://s' || (i % 1000) || '.example/a/' || i, 'https://s' || (i % 1000) || '.example/a/' || i,
                'feed' || (i % 1000), 's' || (i % 1000) || '.example', 'Title ' || i,
-               timestamp '{START:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint)),
-               timestamp '{START:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint) + 600),
+               timestamp '{start:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint)),
+               timestamp '{start:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint) + 600),
                '', true, case when i % 7 = 0 then 'a' || (i - 1) end, {seq}, 'full'
         from range({first}, {last}) t(i)
     """)

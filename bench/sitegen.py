@@ -1,4 +1,8 @@
-"""A synthetic news site for benchmarks: many feeds, real-size article pages (~30 KB HTML, ~900 words)."""
+"""A synthetic news site for benchmarks: many feeds, real-size article pages (~30 KB HTML, ~900 words).
+
+One sentence slot in ten holds a paragraph of the demo's articles (on the tracked topics); the rest
+are ordinary news sentences (bench/nlpcorpus.py), as in a general news feed.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pipeline.demo.site import load_content, send_response
 
-_SENTENCES = [p for a in load_content()[1] for p in a.paragraphs]
+from bench.nlpcorpus import FILLER
+
+_TOPIC = [p for a in load_content()[1] for p in a.paragraphs]
+TOPIC_SHARE = 0.1
 _BOILER = ("<div class='cookie'>We use cookies. <button>Accept</button></div><header><nav><ul>"
            + "".join(f"<li class='n'><div><a href='/s{i}'><span>Section {i}</span></a><ul>"
                      + "".join(f"<li><a href='/s{i}/{j}'>Sub {j}</a></li>" for j in range(6)) + "</ul></div></li>"
@@ -28,7 +35,8 @@ def article_html(n: int, words: int = 900) -> bytes:
     rnd = random.Random(n)
     paras, count = [], 0
     while count < words:
-        para = " ".join(rnd.choice(_SENTENCES) for _ in range(rnd.randint(2, 4)))
+        para = " ".join(rnd.choice(_TOPIC if rnd.random() < TOPIC_SHARE else FILLER)
+                        for _ in range(rnd.randint(2, 4)))
         words_ = para.split()
         k = rnd.randrange(len(words_))
         words_[k] = f"<a href='/topic/{k}'><em>{words_[k]}</em></a>"
@@ -42,12 +50,15 @@ def article_html(n: int, words: int = 900) -> bytes:
             + "".join(paras) + "</article>" + _RELATED + "</main>" + _FOOTER + "</body></html>").encode()
 
 
-def feed_xml(base: str, feed: int, items: int) -> bytes:
+def feed_xml(base: str, feed: int, items: int, first: int = 0) -> bytes:
+    """Items `first` .. `first + items - 1` of a feed (raise `first` to publish new ones: dated now)."""
     rows = []
+    now = datetime.now(timezone.utc)
     for i in range(items):
-        n = feed * items + i
+        n = feed * items + i if not first else feed * 1_000_000 + first + i
+        when = START + timedelta(minutes=n) if not first else now - timedelta(seconds=i)
         rows.append(f"<item><title>Story {n}</title><link>{base}/a/{n}.html</link><guid>{base}/a/{n}.html</guid>"
-                    f"<pubDate>{format_datetime(START + timedelta(minutes=n))}</pubDate>"
+                    f"<pubDate>{format_datetime(when)}</pubDate>"
                     f"<description>Summary of story {n} about the ceasefire talks.</description></item>")
     return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Feed {feed}</title>"
             f"<link>{base}/</link><description>bench</description>{''.join(rows)}</channel></rss>").encode()
@@ -71,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
             n = int(path.split("/")[2].split(".")[0])
             body = srv.feeds.get(n)
             if body is None:
-                body = srv.feeds[n] = feed_xml(srv.base, n, srv.items)
+                body = srv.feeds[n] = feed_xml(srv.base, n, srv.items, srv.first)
             etag = '"' + hashlib.md5(body).hexdigest() + '"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
@@ -99,21 +110,27 @@ class BenchSite(ThreadingHTTPServer):
         self.base = f"http://{host}:{self.server_address[1]}"
         self.items = items
         self.feeds: dict[int, bytes] = {}
+        self.first = 0
         self._pages = [article_html(i) for i in range(distinct_pages)]
+
+    def advance(self, items: int) -> None:
+        """Every feed moves on by `items` new items."""
+        self.first += items
+        self.feeds = {}
 
     def page(self, n: int) -> bytes:
         # distinct text per URL (the number), a fixed pool of rendered bodies for speed
         return self._pages[n % len(self._pages)].replace(b"Story ", f"Story {n} ".encode(), 1)
 
 
-def serve(host: str, items: int, ready: "object", port_out: "object") -> None:
-    site = BenchSite(host, items)
+def serve(host: str, items: int, ready: "object", port_out: "object", distinct_pages: int = 400) -> None:
+    site = BenchSite(host, items, distinct_pages)
     port_out.value = site.server_address[1]
     ready.set()
     site.serve_forever()
 
 
-def start_in_process(host: str, items: int) -> BenchSite:
-    site = BenchSite(host, items)
+def start_in_process(host: str, items: int, distinct_pages: int = 400) -> BenchSite:
+    site = BenchSite(host, items, distinct_pages)
     threading.Thread(target=site.serve_forever, daemon=True).start()
     return site

@@ -18,12 +18,14 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _pipeline(args: argparse.Namespace):
-    """Settings, config and a loaded annotator for the commands that run cycles."""
-    from pipeline.nlp import Annotator
+    """Settings, config and an annotator for the commands that run cycles. spaCy loads on the first
+    batch annotated in this process (once for all cycles of `watch`); a big batch goes to worker
+    processes and a cycle with nothing new to none."""
+    from pipeline.nlp import LazyAnnotator
 
     settings = Settings.from_env(args.config, args.db)
     config = load_config(settings.config_dir)
-    return settings, config, Annotator.build(config, settings.spacy_model)
+    return settings, config, LazyAnnotator(config, settings.spacy_model)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -287,6 +289,24 @@ def cmd_feeds_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.publish import read_copy_path
+    from pipeline.report import ReportError, build_report
+
+    settings = Settings.from_env(None, args.db)
+    source = settings.db_path if args.db else read_copy_path(settings.db_path)
+    if not source.is_file():
+        return _fail(f"no database at {source}: run a cycle first (newsmon run), or name a file with --db")
+    out = Path(args.out) if args.out else settings.data_dir / "report"
+    try:
+        report = build_report(source, out)
+    except ReportError as exc:
+        return _fail(f"report: {exc}")
+    print(f"report: {report.path} (cycle {report.cycle_id or 'none'}; "
+          + ", ".join(f"{v} {k}" for k, v in report.counts.items()) + ")")
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -454,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--gold", help="gold file (default tests/eval/gold.jsonl)")
     ev.add_argument("--config", help="config folder")
     ev.set_defaults(func=cmd_eval)
+    rp = sub.add_parser("report", help="write the analyst report: one self-contained HTML page (SVG charts, "
+                                       "works offline) from the read copy")
+    rp.add_argument("--db", help="DuckDB file (default: the published read copy)")
+    rp.add_argument("--out", help="folder to write report.html into (default $NEWSMON_DATA_DIR/report)")
+    rp.set_defaults(func=cmd_report)
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
     sql.add_argument("query")
     sql.add_argument("--db", help="DuckDB file")

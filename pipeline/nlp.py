@@ -305,6 +305,21 @@ def _sentence_of(starts: list[int], token_index: int) -> int:
 _WORKER: Annotator | None = None
 
 
+class LazyAnnotator:
+    """Loads spaCy on the first batch to annotate: a cycle that finds nothing new never pays for it."""
+
+    selective = True
+
+    def __init__(self, config: Config, model: str | None) -> None:
+        self._config, self._model = config, model
+        self._annotator: Annotator | None = None
+
+    def annotate(self, articles: Sequence[Article]) -> list[Annotation]:
+        if self._annotator is None:
+            self._annotator = Annotator.build(self._config, self._model)
+        return self._annotator.annotate(articles)
+
+
 def _start_worker(config: Config, model: str | None, selective: bool) -> None:
     global _WORKER
     _WORKER = Annotator.build(config, model, selective)

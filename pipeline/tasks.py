@@ -151,22 +151,6 @@ def prune_staging(settings: Settings, keep: int = 20) -> int:
     return len(runs[keep:])
 
 
-class LazyAnnotator:
-    """Loads spaCy on the first batch to annotate: a cycle that finds nothing new never pays for it."""
-
-    selective = True
-
-    def __init__(self, config: Config, model: str | None) -> None:
-        self._config, self._model, self._annotator = config, model, None
-
-    def annotate(self, articles: list) -> list:
-        if self._annotator is None:
-            from pipeline.nlp import Annotator
-
-            self._annotator = Annotator.build(self._config, self._model)
-        return self._annotator.annotate(articles)
-
-
 def cycle(run_id: str, max_wait: float = 60.0, settings: Settings | None = None,
           sleep: Any = None) -> dict[str, Any]:
     """The continuous DAG's one task: wait (at most `max_wait` s) until a feed is due, then run a
@@ -175,6 +159,7 @@ def cycle(run_id: str, max_wait: float = 60.0, settings: Settings | None = None,
     import time
 
     from pipeline.cycle import run_cycle, utcnow
+    from pipeline.nlp import LazyAnnotator
     from pipeline.watch import next_due
 
     settings, config = _context(settings)

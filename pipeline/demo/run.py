@@ -50,5 +50,9 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, base_config: P
             echo(format_summary(summary))
         echo(f"\nlocal webhook received {len(hook.received)} message(s)")
         echo(f"database: {db_path}")
+        from pipeline.report import build_report
+
+        report = build_report(Path(summaries[-1].read_copy or db_path), demo_dir / "report")
+        echo(f"analyst report (open in a browser, works offline): {report.path}")
         echo(f"try: .venv/bin/newsmon sql \"select alert_type, actor_name, topic, summary from alerts\" --db {db_path}")
     return summaries

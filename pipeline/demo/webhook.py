@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.attempts += 1
             if status < 300:
-                self.server.received.append({"path": self.path, "payload": payload})
+                self.server.received.append({"path": self.path, "payload": payload, "at": time.time()})
         body = b"ok" if status < 300 else b""       # Slack's webhook answers "ok"; apprise checks it
         self.send_response(status)
         if status == 429 and self.server.retry_after is not None:

@@ -1,0 +1,172 @@
+"""Throughput benchmark: `newsmon run` end to end over a cold local site of real-size news pages.
+
+    .venv/bin/python bench/throughput.py [--feeds 40] [--items 50] [--check]
+
+A local site (its own process, loopback) serves `--feeds` RSS feeds of `--items` items each; every
+article page is distinct (~30 KB of HTML, ~900 words; one sentence slot in ten on topic). The bench
+
+1. measures the ceiling the raw libraries set on these pages, both cores busy: trafilatura.extract
+   in one process per core, then newsmon's annotate stage (spaCy, one process per core, model loads
+   included, exactly as `newsmon run` calls it) over the extracted texts;
+2. runs the real CLI, `newsmon run`, as a subprocess on a fresh database, timing it from process
+   start to exit, sampling the resident memory of its whole process tree (spaCy workers included)
+   and printing its per-stage breakdown (poll, fetch+extract, annotate, load, models, alerts,
+   notify, publish; "startup" is imports, config and the process itself).
+
+Targets (issue 7): >= 500 articles/min, >= 80% of the ceiling, peak RSS < 1.5 GB; --check exits
+non-zero when one is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sitegen import serve  # noqa: E402
+
+
+def _extract(html: bytes) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html, fast=True, include_comments=False) or ""
+
+
+class TreeRss:
+    """Peak resident memory of a process and all its descendants, summed, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            self._stop.wait(0.05)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def ceiling(pages: list[bytes], cores: int, config) -> tuple[float, float, float]:
+    """Seconds for raw extract (cores processes) and for the annotate stage over the texts."""
+    from pipeline.nlp import annotate_in_processes
+    from pipeline.records import Article
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(cores) as pool:
+        pool.map(_extract, pages[: cores * 2])              # imports done before the clock starts
+        t = time.perf_counter()
+        texts = pool.map(_extract, pages, chunksize=8)
+        extract_s = time.perf_counter() - t
+    now = datetime.now(timezone.utc)
+    arts = [Article(f"a{i}", f"http://x/{i}", f"http://x/{i}", "f", "x", f"Story {i}", now, now, "en", text)
+            for i, text in enumerate(texts)]
+    t = time.perf_counter()
+    annotate_in_processes(arts, config, cores)
+    annotate_s = time.perf_counter() - t
+    return extract_s, annotate_s, sum(len(x.split()) for x in texts) / len(texts)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--feeds", type=int, default=40)
+    ap.add_argument("--items", type=int, default=50)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+
+    import httpx
+
+    from pipeline.config import load_config
+    from pipeline.settings import PROJECT_ROOT
+
+    n = args.feeds * args.items
+    cores = os.cpu_count() or 1
+    ctx = mp.get_context("spawn")
+    ready, port = ctx.Event(), ctx.Value("i", 0)
+    site = ctx.Process(target=serve, args=("127.0.0.1", args.items, ready, port, n), daemon=True)
+    site.start()
+    ready.wait(300)
+    base = f"http://127.0.0.1:{port.value}"
+    with httpx.Client() as client:
+        pages = [client.get(f"{base}/a/{i}.html").content for i in range(n)]
+    print(f"site: {args.feeds} feeds x {args.items} items = {n} distinct pages, "
+          f"mean {sum(map(len, pages)) / n / 1024:.1f} KB HTML")
+
+    config = load_config(PROJECT_ROOT / "config")
+    extract_s, annotate_s, words = ceiling(pages, cores, config)
+    ceil_s = extract_s + annotate_s
+    print(f"raw ceiling, {cores} cores: trafilatura.extract {n / extract_s:.0f} pages/s, annotate stage "
+          f"{n / annotate_s:.1f} articles/s (model loads included; {words:.0f} words/article) -> "
+          f"{n / ceil_s * 60:,.0f} articles/min")
+
+    work = Path(tempfile.mkdtemp(prefix="newsmon-throughput-"))
+    cfg = work / "config"
+    cfg.mkdir()
+    for name in ("actors.yaml", "topics.yaml", "stance.yaml", "alerts.yaml"):
+        (cfg / name).write_text((ROOT / "config" / name).read_text())
+    (cfg / "feeds.yaml").write_text("feeds:\n" + "".join(
+        f"  - {{name: bench{i}, url: '{base}/feed/{i}.xml'}}\n" for i in range(args.feeds)))
+    env = {**os.environ, "NEWSMON_CONFIG": str(cfg), "NEWSMON_DB": str(work / "newsmon.duckdb"),
+           "NEWSMON_DATA_DIR": str(work), "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1", "NEWSMON_HOST_MIN_GAP": "0",
+           "NEWSMON_PER_HOST_LIMIT": "16", "NEWSMON_FETCH_WORKERS": "16"}   # one local host plays many sites
+    t = time.perf_counter()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("newsmon")), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rss = TreeRss(proc.pid)
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - t
+    peak = rss.stop()
+    site.terminate()
+    if proc.returncode != 0:
+        print(out)
+        raise SystemExit(f"newsmon run failed with exit code {proc.returncode}")
+    stored = int(re.search(r"new articles (\d+)", out).group(1))
+    stages = dict((k, float(v)) for k, v in re.findall(r"(\w+) (\d+\.\d+)", out.split("stages (")[1].split("\n")[0]))
+    stages = {"startup": wall - sum(stages.values()), **stages}
+    rate = stored / wall * 60
+    print(f"newsmon run: {stored} articles stored in {wall:.1f} s = {rate:,.0f} articles/min "
+          f"({rate / (n / ceil_s * 60):.2f} of the raw ceiling); peak RSS of the process tree {peak / 2**20:,.0f} MB")
+    print("  stages: " + ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in stages.items()))
+    missed = []
+    if rate < 500:
+        missed.append(f"{rate:.0f} articles/min < 500")
+    if rate < 0.8 * n / ceil_s * 60:
+        missed.append("below 80% of the raw ceiling")
+    if peak >= 1.5 * 2**30:
+        missed.append("peak RSS >= 1.5 GB")
+    if stored != n:
+        missed.append(f"{n - stored} of {n} articles not stored")
+    print("MISSED: " + "; ".join(missed) if missed else "targets met")
+    return 1 if (args.check and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
