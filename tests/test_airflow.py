@@ -21,7 +21,10 @@ def dagbag():
 
 def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"news_monitor", "news_monitor_continuous", "newsmon_digest"}
+    assert set(dagbag.dag_ids) == {"news_monitor", "news_monitor_continuous", "newsmon_digest", "newsmon_report"}
+    report = dagbag.dags["newsmon_report"]      # rebuilt after every cycle, from the read copy
+    assert [t.task_id for t in report.tasks] == ["report"] and report.max_active_runs == 1
+    assert [a.name for a in report.timetable.asset_condition.objects] == ["newsmon_read_copy"]
     continuous = dagbag.get_dag("news_monitor_continuous")
     assert continuous.schedule == "@continuous" and continuous.max_active_runs == 1
     assert [(t.task_id, t.pool) for t in continuous.tasks] == [("cycle", "newsmon_duckdb")]
@@ -120,6 +123,9 @@ def test_continuous_dag_waits_for_a_due_feed_then_runs_one_cycle(tmp_path, demo_
         assert c.execute("select count(*) from articles").fetchone()[0] == 22
         assert c.execute("select count(*) from alerts where sent_at is not null").fetchone()[0] == 2
     assert len(webhook.received) == 2
+    report = dagbag.dags["newsmon_report"].test()        # what the read-copy Asset triggers next
+    assert report.state == "success"
+    assert "Russian State Duma" in (tmp_path / "data" / "report" / "report.html").read_text()
     # every feed was just polled: the next run waits for the first one to fall due, capped by max_wait
     waits: list[float] = []
     out = tasks.cycle("second", max_wait=7.0, settings=Settings.from_env(), sleep=waits.append)

@@ -1,0 +1,41 @@
+"""newsmon_report: rebuilds the analyst report (one self-contained HTML page) whenever news_monitor or
+news_monitor_continuous publishes a new read copy of the database. It reads the read copy only,
+never the live file, so it never waits for or blocks the pipeline."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import Asset, dag, task
+
+from pipeline.airflow_callbacks import task_failed
+
+READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
+
+
+@dag(
+    dag_id="newsmon_report",
+    schedule=[READ_COPY],
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["newsmon"],
+    default_args={"owner": "newsmon", "retries": 2, "retry_delay": timedelta(seconds=30),
+                  "retry_exponential_backoff": True, "execution_timeout": timedelta(minutes=5),
+                  "on_failure_callback": task_failed},
+    doc_md=__doc__,
+)
+def newsmon_report():
+    @task
+    def report() -> dict:
+        from pipeline.publish import read_copy_path
+        from pipeline.report import build_report
+        from pipeline.settings import Settings
+
+        settings = Settings.from_env()
+        built = build_report(read_copy_path(settings.db_path), settings.data_dir / "report")
+        return {"path": str(built.path), "cycle_id": built.cycle_id, **built.counts}
+
+    report()
+
+
+newsmon_report()
