@@ -6,7 +6,8 @@ For each size: a fresh database is filled with that many articles of history (be
 generator: 10 actor mentions per article, topic mentions and stances, over the 400 days before
 today), every model is built once, and then real cycles (`run_cycle`: poll, fetch+extract,
 annotate, load, models, alerts, notify, publish) run against a local site of 20 feeds, with spaCy
-loaded once as `newsmon watch` does. It times the median of `--repeat` cycles with nothing new
+loaded once as `newsmon watch` does (so the read copy is refreshed within its time budget,
+NEWSMON_READ_COPY_BUDGET, as there). It times the median of `--repeat` cycles with nothing new
 (every feed answers 304) and of cycles with `--new` new articles, prints the curve with a
 per-stage breakdown, and the peak RSS of those cycles. Target (issue 7): each kind of cycle within
 +-20% of its time at the smallest size; --check exits non-zero when missed.
@@ -83,17 +84,19 @@ def main() -> int:
         site.advance(per_feed)
         run_cycle(config, settings, annotator)          # the feeds' first poll: ETags are known from here on
         rss = TreeRss(__import__("os").getpid())
-        idle, busy, stages = [], [], {}
+        idle, busy, stages, copies = [], [], {}, []
         for _ in range(args.repeat):
             t = time.perf_counter()
             s = run_cycle(config, settings, annotator)
             idle.append(time.perf_counter() - t)
             assert s.new_articles == 0, s
+            copies.append(None if s.read_copy_stale else s.stage_seconds["publish"])
             site.advance(per_feed)
             t = time.perf_counter()
             s = run_cycle(config, settings, annotator)
             busy.append(time.perf_counter() - t)
             assert s.new_articles == per_feed * FEEDS, (s.new_articles, s.feed_errors)
+            copies.append(None if s.read_copy_stale else s.stage_seconds["publish"])
             stages = s.stage_seconds
         peak = max(peak, rss.stop())
         curve[size] = {"idle": statistics.median(idle), "busy": statistics.median(busy)}
@@ -101,6 +104,10 @@ def main() -> int:
         print(f"  cycle, {per_feed * FEEDS} new:      {curve[size]['busy']:.2f} s  (runs "
               f"{', '.join(f'{x:.2f}' for x in busy)}); last: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()),
               flush=True)
+        done = [c for c in copies if c is not None]
+        print(f"  read copy refreshed in {len(done)} of {len(copies)} cycles"
+              + (f" (checkpoint + copy {statistics.median(done):.2f} s each)" if done else "")
+              + f"; budget {settings.read_copy_budget:.0%} of wall time", flush=True)
     site.shutdown()
     first = curve[sizes[0]]
     print("\nstored articles | nothing new | 100 new | vs smallest")

@@ -126,20 +126,8 @@ def start_pipeline(mode: str, env: dict[str, str], folder: Path, log) -> subproc
     if mode == "watch":
         cmd = [str(exe), "watch", "--min-gap", "1", "--max-sleep", "5"]
     else:
-        cmd = [str(exe), "airflow", "--port", "8793"]
+        cmd = [str(exe), "airflow", "--port", "8793", "--continuous"]
     return subprocess.Popen(cmd, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def unpause_continuous(env: dict[str, str], deadline: float) -> None:
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    while time.time() < deadline:
-        ok = subprocess.run([airflow, "dags", "unpause", "news_monitor_continuous"], env=env,
-                            capture_output=True).returncode == 0
-        if ok:
-            subprocess.run([airflow, "dags", "pause", "news_monitor"], env=env, capture_output=True)
-            return
-        time.sleep(5)
-    raise SystemExit("Airflow never listed news_monitor_continuous")
 
 
 def main() -> int:
@@ -174,8 +162,6 @@ def main() -> int:
     log = open(work / "pipeline.log", "w")
     proc = start_pipeline(args.mode, env, work, log)
     try:
-        if args.mode == "airflow":
-            unpause_continuous(env, time.time() + 240)
         db = work / "newsmon.read.duckdb"
         deadline = time.time() + 600
         while not db.exists() and time.time() < deadline:   # the warm-up cycle has loaded the "before" side

@@ -111,6 +111,8 @@ class BenchSite(ThreadingHTTPServer):
         self.items = items
         self.feeds: dict[int, bytes] = {}
         self.first = 0
+        self._body: dict[int, int] = {}
+        self._lock = threading.Lock()
         self._pages = [article_html(i) for i in range(distinct_pages)]
 
     def advance(self, items: int) -> None:
@@ -119,8 +121,11 @@ class BenchSite(ThreadingHTTPServer):
         self.feeds = {}
 
     def page(self, n: int) -> bytes:
-        # distinct text per URL (the number), a fixed pool of rendered bodies for speed
-        return self._pages[n % len(self._pages)].replace(b"Story ", f"Story {n} ".encode(), 1)
+        # distinct text per URL (the number), a fixed pool of rendered bodies for speed; URLs get
+        # bodies in the order they are first asked for, so up to `distinct_pages` URLs never share one
+        with self._lock:
+            body = self._pages[self._body.setdefault(n, len(self._body)) % len(self._pages)]
+        return body.replace(b"Story ", f"Story {n} ".encode(), 1)
 
 
 def serve(host: str, items: int, ready: "object", port_out: "object", distinct_pages: int = 400) -> None:

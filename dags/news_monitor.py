@@ -2,7 +2,8 @@
 
 news_monitor_continuous: the same cycle as one task on Airflow's `@continuous` schedule (a new run as
 soon as the last ends, never two at once). The task waits until a feed is due, so runs do not spin;
-feed to alert takes seconds, not a schedule interval. Created paused: unpause one of the two DAGs.
+feed to alert takes seconds, not a schedule interval. NEWSMON_CONTINUOUS=1 makes it the one that
+starts unpaused (and news_monitor paused); otherwise it is created paused.
 
 Thin on purpose: each task imports the pipeline inside its body and returns only paths and counts.
 """
@@ -21,6 +22,8 @@ READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
 DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
 CONTINUOUS_MAX_WAIT = float(os.environ.get("NEWSMON_CONTINUOUS_MAX_WAIT", "60"))
+# which of the two DAGs starts unpaused when Airflow first sees it (both share the one-slot pool)
+CONTINUOUS = os.environ.get("NEWSMON_CONTINUOUS", "") == "1"
 
 DEFAULT_ARGS = {
     "on_failure_callback": task_failed,
@@ -44,6 +47,7 @@ def _now(context: dict) -> datetime:
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
+    is_paused_upon_creation=CONTINUOUS,
     default_args=DEFAULT_ARGS,
     tags=["newsmon"],
     doc_md=__doc__,
@@ -116,7 +120,7 @@ news_monitor()
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=True,
+    is_paused_upon_creation=not CONTINUOUS,
     default_args=DEFAULT_ARGS,
     tags=["newsmon"],
     doc_md=__doc__,

@@ -48,9 +48,11 @@ def _airflow_bin() -> str:
 
 
 def run_standalone(data_dir: Path, config_dir: Path | None, port: int = 8080,
-                   echo: Callable[[str], None] = print) -> int:
+                   echo: Callable[[str], None] = print, continuous: bool = False) -> int:
     airflow = _airflow_bin()
     env = airflow_env(data_dir, port)
+    if continuous:      # news_monitor_continuous starts unpaused, news_monitor paused
+        env["NEWSMON_CONTINUOUS"] = "1"
     env["PATH"] = f"{Path(airflow).parent}{os.pathsep}{env.get('PATH', '')}"  # standalone starts `airflow ...`
     site = None
     if config_dir is None:

@@ -387,7 +387,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     try:
         if config:
             load_config(config)
-        return run_standalone(settings.data_dir, Path(config) if config else None, args.port)
+        return run_standalone(settings.data_dir, Path(config) if config else None, args.port,
+                              continuous=args.continuous)
     except RuntimeError as exc:
         return _fail(str(exc))
 
@@ -451,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(the demo site as feeds unless --config or NEWSMON_CONFIG is given)")
     af.add_argument("--config", help="real config folder (default: the demo site)")
     af.add_argument("--port", type=int, default=8080)
+    af.add_argument("--continuous", action="store_true",
+                    help="run news_monitor_continuous (@continuous, lowest latency) instead of the 5-minute DAG")
     af.set_defaults(func=cmd_airflow)
     actors = sub.add_parser("actors", help="the candidate review queue: list unregistered actors, promote one")
     actors.add_argument("--db", help="DuckDB file")

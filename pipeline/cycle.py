@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
@@ -19,7 +19,7 @@ from pipeline.extract import fetch_articles
 from pipeline.fetch import Fetcher
 from pipeline.notify import DeliveryReport, Sender, apprise_send, deliver
 from pipeline.poll import due_feeds, poll_feeds
-from pipeline.publish import publish
+from pipeline.publish import publish, publish_due, read_copy_path
 from pipeline.records import Annotation, Article, FeedEntry, PollResult
 from pipeline.settings import Settings
 from pipeline.sqlrun import run_alerts, run_models
@@ -80,9 +80,10 @@ def select_new_entries(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResu
     return [e for key, e in seen.items() if key not in known]
 
 
-def fetch_stage(entries: Sequence[FeedEntry], settings: Settings, now: datetime) -> list[Article]:
+def fetch_stage(entries: Sequence[FeedEntry], settings: Settings, now: datetime,
+                sink: Callable[[Article], None] | None = None) -> list[Article]:
     with Fetcher(settings) as fetcher:
-        return fetch_articles(fetcher, entries, now)
+        return fetch_articles(fetcher, entries, now, sink=sink)
 
 
 def dedupe_articles(articles: Sequence[Article]) -> list[Article]:
@@ -98,19 +99,65 @@ def dedupe_articles(articles: Sequence[Article]) -> list[Article]:
     return out
 
 
+def annotate_in_workers(n: int, settings: Settings | None) -> bool:
+    """A batch of `annotate_parallel_from` articles or more is annotated in `annotate_processes`
+    worker processes (both cores; each loads spaCy once); a smaller one in this process."""
+    return settings is not None and settings.annotate_processes > 1 and n >= settings.annotate_parallel_from
+
+
 def annotate_stage(articles: Sequence[Article], annotator: Any, config: Config | None = None,
                    settings: Settings | None = None) -> list[Annotation]:
-    """Annotate in this process, or, for a batch of `annotate_parallel_from` articles or more, in
-    `annotate_processes` worker processes (both cores; each worker loads spaCy once)."""
+    """Annotate in this process, or in worker processes for a big batch (annotate_in_workers)."""
     if not articles:
         return []
-    if (config is not None and settings is not None and settings.annotate_processes > 1
-            and len(articles) >= settings.annotate_parallel_from):
+    if config is not None and settings is not None and annotate_in_workers(len(articles), settings):
         from pipeline.nlp import annotate_in_processes
 
         return annotate_in_processes(articles, config, settings.annotate_processes, settings.spacy_model,
                                      getattr(annotator, "selective", True))
     return annotator.annotate(articles)
+
+
+ITEMS_PER_NEW_FEED = 10   # a feed polled for the first time lists at least this many items, as a rule
+
+
+def expect_big_batch(conn: duckdb.DuckDBPyConnection, config: Config, settings: Settings) -> bool:
+    """Worth starting the spaCy workers before polling (their model loads then use the core that
+    polling leaves idle)? When the last cycle was big itself, or on a new database whose feeds
+    will list enough items. A wrong guess costs the two model loads, nothing else."""
+    if settings.annotate_processes < 2:
+        return False
+    row = conn.execute("select new_articles from cycles where finished_at is not null "
+                       "order by finished_at desc limit 1").fetchone()
+    expected = (row[0] or 0) if row else len(config.feeds) * ITEMS_PER_NEW_FEED
+    return annotate_in_workers(expected, settings)
+
+
+def start_stream(annotator: Any, config: Config, settings: Settings) -> Any:
+    from pipeline.nlp import AnnotationStream
+
+    return AnnotationStream(config, settings.annotate_processes, settings.spacy_model,
+                            getattr(annotator, "selective", True))
+
+
+def fetch_and_annotate(entries: Sequence[FeedEntry], annotator: Any, config: Config, settings: Settings,
+                       now: datetime, summary: "CycleSummary", stream: Any = None) -> tuple[list[Article], list[Annotation]]:
+    """Fetch, extract and annotate. For a big batch the spaCy workers (`stream`, started early when
+    a big batch was expected, else now) take each article as soon as it is extracted, so extraction
+    and annotation share both cores instead of taking turns; `annotate` then times only the wait
+    after the last page is extracted. A stream started for a batch that turned out small is closed."""
+    if not annotate_in_workers(len(entries), settings):
+        if stream is not None:
+            stream.discard()
+        with summary.timed("fetch_extract"):
+            articles = dedupe_articles(fetch_stage(entries, settings, now))
+        with summary.timed("annotate"):
+            return articles, annotate_stage(articles, annotator, config, settings)
+    with stream or start_stream(annotator, config, settings) as stream:
+        with summary.timed("fetch_extract"):
+            articles = dedupe_articles(fetch_stage(entries, settings, now, sink=stream.add))
+        with summary.timed("annotate"):
+            return articles, stream.results(articles)
 
 
 @dataclass
@@ -129,6 +176,7 @@ class CycleSummary:
     deliveries_failed: int = 0
     alerts_pending: int = 0
     read_copy: str | None = None
+    read_copy_stale: bool = False      # not refreshed this cycle (publish budget; see publish_due)
     stage_seconds: dict[str, float] = field(default_factory=dict)   # wall time per stage, in run order
 
     @contextmanager
@@ -180,15 +228,14 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
     summary = CycleSummary(cycle_id or new_cycle_id(now))
     with cycle_lock(settings.db_path):
         conn = store.connect(settings.db_path)
+        stream = start_stream(annotator, config, settings) if expect_big_batch(conn, config, settings) else None
         try:
             with summary.timed("poll"):
                 polls = poll_stage(conn, config, settings, now, all_feeds)
                 summarise_polls(summary, polls)
                 entries = select_new_entries(conn, polls)
-            with summary.timed("fetch_extract"):
-                articles = dedupe_articles(fetch_stage(entries, settings, now))
-            with summary.timed("annotate"):
-                annotations = annotate_stage(articles, annotator, config, settings)
+            articles, annotations = fetch_and_annotate(entries, annotator, config, settings, now, summary, stream)
+            stream = None
             with summary.timed("load"):
                 counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
                                           settings)
@@ -205,9 +252,14 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             with summary.timed("publish"):
                 conn.execute("checkpoint")
         finally:
+            if stream is not None:     # the cycle failed before handing the stream over
+                stream.discard()
             conn.close()
         with summary.timed("publish"):
-            summary.read_copy = str(publish(settings.db_path))
+            if publish_due(settings.db_path, settings.read_copy_budget, urgent=bool(summary.alerts_raised)):
+                summary.read_copy = str(publish(settings.db_path))
+            else:
+                summary.read_copy, summary.read_copy_stale = str(read_copy_path(settings.db_path)), True
         log.info("cycle %s stages: %s", summary.cycle_id,
                  ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
         return summary

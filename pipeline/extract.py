@@ -15,12 +15,12 @@ import threading
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pipeline.dedup import simhash
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.records import Article, FeedEntry
-from pipeline.spawn import spawn_pool
+from pipeline.spawn import kill_pool, spawn_pool
 from pipeline.spawn import submit as spawn_submit
 from pipeline.textclean import clean_text
 from pipeline.urls import source_domain
@@ -135,9 +135,7 @@ class ExtractorPool:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            for proc in list(getattr(pool, "_processes", {}).values()):  # stuck in C code: no signal helps
-                proc.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
+            kill_pool(pool)
 
     def close(self) -> None:
         with self._lock:
@@ -242,8 +240,9 @@ def fetch_page(fetcher: Fetcher, entry: FeedEntry) -> tuple[bytes, str] | str:
 
 
 def fetch_articles(fetcher: Fetcher, entries: Iterable[FeedEntry], fetched_at: datetime,
-                   pool: ExtractorPool | None = None) -> list[Article]:
-    """Fetch pages in threads and extract them in the process pool as they arrive; order is kept."""
+                   pool: ExtractorPool | None = None, sink: Callable[[Article], None] | None = None) -> list[Article]:
+    """Fetch pages in threads and extract them in the process pool as they arrive; order is kept.
+    `sink` gets each article as soon as it is ready (from the fetch threads)."""
     entries = list(entries)
     if not entries:
         return []
@@ -265,8 +264,14 @@ def fetch_articles(fetcher: Fetcher, entries: Iterable[FeedEntry], fetched_at: d
             result = {"error": f"extraction took longer than {limit:g}s (worker killed)"}
         return article_from_extraction(entry, result, html, fetched_at)
 
+    def one_to_sink(entry: FeedEntry) -> Article:
+        article = one(entry)
+        if sink is not None:
+            sink(article)
+        return article
+
     with ThreadPoolExecutor(max_workers=min(fetcher.settings.fetch_workers, len(entries))) as threads:
-        articles = list(threads.map(one, entries))
+        articles = list(threads.map(one_to_sink, entries))
     for a in articles:
         if not a.extracted:
             log.info("article %s kept with feed summary: %s", a.url, a.extraction_error)

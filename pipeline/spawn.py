@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 import types
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any, Callable
 
 _NO_MAIN = types.ModuleType("__main__")
+_MAIN_SWAP = threading.Lock()     # submit() may be called from many threads at once
 
 
 def spawn_pool(workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
@@ -23,9 +25,17 @@ def submit(pool: Executor, fn: Callable[..., Any], *args: Any) -> Future:
     otherwise; under Airflow that script is the `airflow` CLI, which fails in the child. Our worker
     functions live in importable modules, so the children need no __main__.
     """
-    saved = sys.modules["__main__"]
-    sys.modules["__main__"] = _NO_MAIN
-    try:
-        return pool.submit(fn, *args)
-    finally:
-        sys.modules["__main__"] = saved
+    with _MAIN_SWAP:
+        saved = sys.modules["__main__"]
+        sys.modules["__main__"] = _NO_MAIN
+        try:
+            return pool.submit(fn, *args)
+        finally:
+            sys.modules["__main__"] = saved
+
+
+def kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now, busy or not (a worker stuck in C code ignores everything else)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)

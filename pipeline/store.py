@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         if not read_only:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(str(db_path), read_only=read_only, config={
-            "autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+            "autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
+            # bounded memory whatever the history: big operators spill to disk beside the file
+            "memory_limit": os.environ.get("NEWSMON_DUCKDB_MEMORY") or "1GB"})
     except (duckdb.Error, OSError) as exc:
         raise _explain(db_path, exc) from None
     conn.execute("set TimeZone = 'UTC'")

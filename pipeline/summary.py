@@ -31,7 +31,9 @@ def format_summary(s: CycleSummary) -> str:
         f"failed deliveries {s.deliveries_failed}, alerts pending {s.alerts_pending}",
     ]
     if s.read_copy:
-        lines.append(f"  analysts' read copy: {s.read_copy}")
+        lines.append(f"  analysts' read copy: {s.read_copy}"
+                     + (" (not refreshed this cycle: within its time budget, NEWSMON_READ_COPY_BUDGET)"
+                        if s.read_copy_stale else ""))
     if s.stage_seconds:
         lines.append(f"  stages ({sum(s.stage_seconds.values()):.1f} s): "
                      + ", ".join(f"{k} {v:.2f}" for k, v in s.stage_seconds.items()))

@@ -12,7 +12,8 @@ from typing import Any, Callable
 from pipeline import store
 from pipeline.config import Config
 from pipeline.records import as_utc
-from pipeline.cycle import CycleBusy, CycleSummary, run_cycle, utcnow
+from pipeline.cycle import CycleBusy, CycleSummary, cycle_lock, run_cycle, utcnow
+from pipeline.publish import publish
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def watch(config: Config, settings: Settings, annotator: Any, min_gap: float = 5
     most `max_sleep` (new feeds in the config are picked up within that)."""
     stop = stop or threading.Event()
     stats = WatchStats()
+    stale = False
     while not stop.is_set() and (max_cycles is None or stats.cycles < max_cycles):
         try:
             summary = run_cycle(config, settings, annotator, now=clock())
@@ -54,6 +56,7 @@ def watch(config: Config, settings: Settings, annotator: Any, min_gap: float = 5
             log.warning("%s", exc)
             stop.wait(max(min_gap, 1.0))
             continue
+        stale = summary.read_copy_stale
         stats.cycles += 1
         stats.new_articles += summary.new_articles
         stats.alerts += len(summary.alerts_raised)
@@ -64,6 +67,9 @@ def watch(config: Config, settings: Settings, annotator: Any, min_gap: float = 5
         due = next_due(settings)
         wait = max_sleep if due is None else (due - clock()).total_seconds()
         stop.wait(min(max(wait, min_gap), max_sleep))
+    if stale:           # the last cycle skipped the read copy: leave analysts the final state
+        with cycle_lock(settings.db_path):
+            publish(settings.db_path)
     return stats
 
 

@@ -27,6 +27,9 @@ def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     assert [a.name for a in report.timetable.asset_condition.objects] == ["newsmon_read_copy"]
     continuous = dagbag.get_dag("news_monitor_continuous")
     assert continuous.schedule == "@continuous" and continuous.max_active_runs == 1
+    # by default the 5-minute DAG runs and the continuous one waits to be chosen (NEWSMON_CONTINUOUS=1)
+    assert continuous.is_paused_upon_creation is True
+    assert not dagbag.get_dag("news_monitor").is_paused_upon_creation
     assert [(t.task_id, t.pool) for t in continuous.tasks] == [("cycle", "newsmon_duckdb")]
     assert {a.name for a in continuous.tasks[0].outlets} == {"newsmon_database", "newsmon_read_copy"}
     digest = dagbag.get_dag("newsmon_digest")

@@ -167,3 +167,20 @@ def test_watch_stops_cleanly_on_sigterm(tmp_path, demo_site, demo_config):
         proc.kill()
     assert proc.returncode == 0, err
     assert "watch ended after 1 cycle(s): 22 new articles, 2 alerts" in out
+
+
+@pytest.mark.slow
+def test_a_big_batch_is_annotated_while_it_is_fetched_with_the_same_result(tmp_path, demo_site, monkeypatch):
+    """From NEWSMON_ANNOTATE_PARALLEL_FROM articles on, spaCy workers take each page as soon as it is
+    extracted; what lands in the database is exactly what annotating in this process gives."""
+    demo_site.cutoff = TIMELINE_END
+    config = write_config(tmp_path / "config", demo_site.feeds_yaml(), "channels: []\n")
+    rows = {}
+    for mode, parallel_from in (("in-process", "1000"), ("streamed", "5")):
+        monkeypatch.setenv("NEWSMON_ANNOTATE_PARALLEL_FROM", parallel_from)
+        db = tmp_path / f"{mode}.duckdb"
+        assert main(["run", "--config", str(config), "--db", str(db)]) == 0
+        with duckdb.connect(str(db), read_only=True) as c:
+            rows[mode] = [c.execute(f"select * exclude (load_seq) from {t} order by all").fetchall()
+                          for t in ("topic_mentions", "actor_mentions", "stances")]
+    assert rows["streamed"] == rows["in-process"] and all(rows["streamed"])

@@ -58,3 +58,24 @@ def test_analyst_reads_during_three_cycles(tmp_path, settings, annotator, demo_s
     # the live file is the pipeline's; the read copy holds the same data
     with duckdb.connect(str(read_copy_path(settings.db_path)), read_only=True) as c:
         assert c.execute("select count(*) from alerts").fetchone()[0] == 2
+
+
+def test_the_read_copy_is_refreshed_within_its_time_budget(tmp_path):
+    """A copy that took s seconds is next due s / budget seconds later; alerts never wait."""
+    import json
+
+    from pipeline.publish import publish, publish_due
+
+    db = tmp_path / "live.duckdb"
+    db.write_bytes(b"x" * 1000)
+    target = tmp_path / "live.read.duckdb"
+    assert publish_due(db, 0.1)                           # no copy yet
+    publish(db)
+    assert target.read_bytes() == db.read_bytes()
+    (tmp_path / "live.read.duckdb.published").write_text(json.dumps({"at": 1000.0, "seconds": 2.0}))
+    assert not publish_due(db, 0.1, clock=lambda: 1019.0)   # 2 s of copying buys 20 s
+    assert publish_due(db, 0.1, clock=lambda: 1020.0)
+    assert publish_due(db, 0.1, urgent=True, clock=lambda: 1001.0)
+    assert publish_due(db, 0.0, clock=lambda: 1001.0)       # budget 0: every cycle
+    (tmp_path / "live.read.duckdb.published").write_text("{not json")
+    assert publish_due(db, 0.1, clock=lambda: 1001.0)       # an unreadable record never blocks publishing
