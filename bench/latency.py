@@ -126,7 +126,7 @@ def start_pipeline(mode: str, env: dict[str, str], folder: Path, log) -> subproc
     if mode == "watch":
         cmd = [str(exe), "watch", "--min-gap", "1", "--max-sleep", "5"]
     else:
-        cmd = [str(exe), "airflow", "--port", "8793", "--continuous"]
+        cmd = [str(exe), "airflow", "--port", "18080", "--continuous"]
     return subprocess.Popen(cmd, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

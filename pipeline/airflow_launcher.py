@@ -19,6 +19,7 @@ from typing import Callable
 from pipeline.settings import PROJECT_ROOT
 
 POOL = "newsmon_duckdb"
+LOG_SERVER_PORT = 8793   # Airflow's worker log server (logging.worker_log_server_port); the API must not use it
 
 
 def airflow_env(data_dir: Path, port: int) -> dict[str, str]:
@@ -50,6 +51,8 @@ def _airflow_bin() -> str:
 def run_standalone(data_dir: Path, config_dir: Path | None, port: int = 8080,
                    echo: Callable[[str], None] = print, continuous: bool = False) -> int:
     airflow = _airflow_bin()
+    if port == LOG_SERVER_PORT:
+        raise RuntimeError(f"port {port} is where Airflow's scheduler serves task logs: choose another --port")
     env = airflow_env(data_dir, port)
     if continuous:      # news_monitor_continuous starts unpaused, news_monitor paused
         env["NEWSMON_CONTINUOUS"] = "1"
