@@ -228,8 +228,10 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
     summary = CycleSummary(cycle_id or new_cycle_id(now))
     with cycle_lock(settings.db_path):
         conn = store.connect(settings.db_path)
-        stream = start_stream(annotator, config, settings) if expect_big_batch(conn, config, settings) else None
+        stream = None
         try:
+            if expect_big_batch(conn, config, settings):
+                stream = start_stream(annotator, config, settings)
             with summary.timed("poll"):
                 polls = poll_stage(conn, config, settings, now, all_feeds)
                 summarise_polls(summary, polls)

@@ -68,8 +68,11 @@ def watch(config: Config, settings: Settings, annotator: Any, min_gap: float = 5
         wait = max_sleep if due is None else (due - clock()).total_seconds()
         stop.wait(min(max(wait, min_gap), max_sleep))
     if stale:           # the last cycle skipped the read copy: leave analysts the final state
-        with cycle_lock(settings.db_path):
-            publish(settings.db_path)
+        try:
+            with cycle_lock(settings.db_path):
+                publish(settings.db_path)
+        except CycleBusy as exc:    # another process's cycle will publish it
+            log.warning("read copy not refreshed on exit: %s", exc)
     return stats
 
 

@@ -149,6 +149,23 @@ def test_watch_runs_cycles_in_one_process_and_stops(tmp_path, demo_site, webhook
     assert len(webhook.received) == 2 and alerts(db)[0][0] == "new_actor"
 
 
+@pytest.mark.slow
+def test_watch_leaves_a_fresh_read_copy_when_the_budget_skipped_it(tmp_path, demo_site, demo_config, monkeypatch):
+    """A tiny budget: after the first cycle (alerts: always copied) the copy is skipped, and
+    refreshed once more when watch stops."""
+    monkeypatch.setenv("NEWSMON_READ_COPY_BUDGET", "0.000001")
+    db = tmp_path / "watch.duckdb"
+    demo_site.cutoff = TIMELINE_END
+    assert main(["watch", "--config", str(demo_config), "--db", str(db), "--min-gap", "0", "--max-sleep", "0.1",
+                 "--max-cycles", "3"]) == 0
+    rows = {}
+    for name in ("watch.duckdb", "watch.read.duckdb"):
+        with duckdb.connect(str(tmp_path / name), read_only=True) as c:
+            rows[name] = c.execute("select * from cycles order by all").fetchall()
+    # the copy after the first cycle (alerts) held one cycle; the copy on exit holds them all
+    assert rows["watch.read.duckdb"] == rows["watch.duckdb"] and len(rows["watch.duckdb"]) >= 2
+
+
 def test_watch_stops_cleanly_on_sigterm(tmp_path, demo_site, demo_config):
     import signal
     import subprocess
