@@ -317,9 +317,38 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return _fail(str(exc), 3)
     try:
+        from pipeline.search import load_extension
+
+        load_extension(conn)       # search_articles(...) works here as in the docs
         conn.sql(args.query).show(max_rows=args.max_rows, max_width=200)
     except duckdb.Error as exc:
         return _fail(str(exc).splitlines()[0], 1)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from pipeline.search import SearchError, extension_path, search
+    from pipeline.store import StoreError
+
+    if args.extension_path:
+        print(extension_path())
+        return 0
+    if not args.query:
+        return _fail("search: give a query, e.g. newsmon search \"peacekeepers Duma\"")
+    try:
+        conn = _open_read(args)
+    except StoreError as exc:
+        return _fail(str(exc), 3)
+    try:
+        hits = search(conn, args.query, args.limit, args.topic, args.since)
+    except SearchError as exc:
+        return _fail(f"search: {exc}")
+    if not hits:
+        print("no article matches")
+    for i, h in enumerate(hits, 1):
+        print(f"{i:>3}. [{h.score:.2f}] {h.title or h.url}")
+        print(f"     {h.source_domain or ''} {str(h.published_at or '')[:16]}  {h.url}")
+        print(f"     {h.snippet}")
     return 0
 
 
@@ -477,6 +506,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--gold", help="gold file (default tests/eval/gold.jsonl)")
     ev.add_argument("--config", help="config folder")
     ev.set_defaults(func=cmd_eval)
+    se = sub.add_parser("search", help="full-text search (BM25) over article titles and text, with snippets")
+    se.add_argument("query", nargs="?", help='words to look for, e.g. "peacekeepers Duma"')
+    se.add_argument("--topic", help="only articles that mention this topic")
+    se.add_argument("--since", type=_when, help="only articles published at or after (2026-02-20)")
+    se.add_argument("--limit", type=int, default=10)
+    se.add_argument("--db", help="DuckDB file (default: the published read copy)")
+    se.add_argument("--extension-path", action="store_true",
+                    help="print the path of the fts extension file, for LOAD in your own DuckDB")
+    se.set_defaults(func=cmd_search)
     rp = sub.add_parser("report", help="write the analyst report: one self-contained HTML page (SVG charts, "
                                        "works offline) from the read copy")
     rp.add_argument("--db", help="DuckDB file (default: the published read copy)")

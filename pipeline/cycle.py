@@ -188,6 +188,14 @@ class CycleSummary:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
+def index_stage(conn: duckdb.DuckDBPyConnection) -> int:
+    """Add the newly loaded articles to the full-text index (pipeline/search.py), atomically."""
+    from pipeline.search import index_new
+
+    with store.transaction(conn):
+        return index_new(conn)
+
+
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
     """Build the SQL models (sql/models) in dependency order."""
     return run_models(conn, config, now)
@@ -241,6 +249,8 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             with summary.timed("load"):
                 counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
                                           settings)
+            with summary.timed("search_index"):
+                index_stage(conn)
             summary.new_articles = counts.new_articles
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (

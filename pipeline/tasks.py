@@ -8,8 +8,8 @@ from typing import Any
 
 from pipeline import staging, store
 from pipeline.config import Config, load_config
-from pipeline.cycle import (CycleSummary, alerts_stage, annotate_stage, dedupe_articles, fetch_stage, models_stage,
-                            notify_stage, poll_stage, select_new_entries)
+from pipeline.cycle import (CycleSummary, alerts_stage, annotate_stage, dedupe_articles, fetch_stage, index_stage,
+                            models_stage, notify_stage, poll_stage, select_new_entries)
 from pipeline.records import FeedEntry
 from pipeline.settings import Settings
 
@@ -90,6 +90,7 @@ def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = 
     conn = store.connect(settings.db_path)
     try:
         counts = store.load_cycle(conn, cycle_id, now, polls, articles, annotations, config.actors, settings)
+        index_stage(conn)
     finally:
         conn.close()
     return {"run_dir": folder, "new_articles": counts.new_articles, "actor_mentions": counts.actor_mentions,

@@ -1,0 +1,173 @@
+"""Full-text search for analysts: BM25 over article titles and text, indexed as articles arrive.
+
+The index is plain DuckDB tables (sql/schema/006_search_index.sql). After each load the new
+articles are tokenised and stemmed in SQL (the Porter stemmer of DuckDB's official `fts` extension,
+loaded from its PyPI package, never downloaded) into a small unsorted tail; when the tail is big
+enough it is sorted by term and appended to the sealed postings as one chunk. A query touches the
+row groups of its terms in each chunk plus the tail, and scores with BM25 (k1 1.2, b 0.75) using
+the statistics of the whole index. The same query is the SQL macro `search_articles(query, k)`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+SEAL_POSTINGS = 2_000_000     # tail postings (~6,000 articles) that make one sealed chunk
+STOPWORDS = ("a an and are as at be been but by for from had has have he her his i in into is it its "
+             "of on or our she that the their them they this to was we were which who will with would "
+             "you said says also after over than not no").split()
+TOKEN = "[^a-z0-9\u00c0-\u024f\u0400-\u04ff]+"       # split on anything but Latin/Cyrillic letters and digits
+
+
+class SearchError(Exception):
+    """The search extension is missing, or a query has nothing to look for."""
+
+
+def extension_path() -> Path:
+    try:
+        import duckdb_extension_fts
+    except ImportError as exc:
+        raise SearchError("the package duckdb-extension-fts is not installed (it is in uv.lock)") from exc
+    path = (Path(next(iter(duckdb_extension_fts.__path__))) / "extensions" / f"v{duckdb.__version__}"
+            / "fts.duckdb_extension")
+    if not path.is_file():
+        raise SearchError(f"no fts extension for DuckDB {duckdb.__version__} at {path}")
+    return path
+
+
+def load_extension(conn: duckdb.DuckDBPyConnection) -> None:
+    """Load `fts` from its package file (no network). Analysts who open the database with their own
+    DuckDB do the same: `LOAD '<path>'` with the path `newsmon search --extension-path` prints."""
+    conn.execute(f"load '{extension_path()}'")
+
+
+def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
+    """The analysts' macros, stored in the database (they need `fts` loaded to be called):
+    `search_terms(query)` and `search_articles(query, k := 20, in_topic := NULL, since := NULL)`."""
+    stop = ", ".join(f"'{w}'" for w in STOPWORDS)
+    conn.execute(f"""
+        create or replace macro search_terms(q) as table
+            select distinct stem(w, 'porter') as term
+            from (select unnest(regexp_split_to_array(lower(q), '{TOKEN}')) as w)
+            where length(w) > 1 and w not in ({stop})
+    """)
+    conn.execute("""
+        create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table
+        with terms as (select term from search_terms(q)),
+        hits as (
+            select term, doc_id, tf from search_postings where term in (select term from terms)
+            union all
+            select term, doc_id, tf from search_tail where term in (select term from terms)
+        ),
+        df as (select term, count(*) as df from hits group by term),
+        stats as (select count(*) as n, avg(len) as avgdl from search_docs),
+        scored as (
+            select h.doc_id,
+                   sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5))
+                       * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * d.len / s.avgdl))) as score,
+                   count(*) as matched_terms
+            from hits h join df using (term) join search_docs d using (doc_id), stats s
+            group by h.doc_id
+        )
+        select a.article_id, round(sc.score, 4) as score, sc.matched_terms, a.published_at, a.title, a.url,
+               a.source_domain
+        from scored sc join search_docs d using (doc_id) join articles a using (article_id)
+        where (since is null or a.published_at >= cast(since as timestamp))
+          and (in_topic is null or exists (select 1 from topic_mentions m
+                                            where m.article_id = a.article_id and m.topic = in_topic))
+        order by sc.score desc, a.published_at desc, a.article_id
+        limit k
+    """)
+
+
+def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS) -> int:
+    """Index every article loaded since the last indexed load (idempotent: a rerun finds nothing).
+    Runs inside the caller's transaction when there is one. Returns the number of new documents."""
+    load_extension(conn)
+    define_macros(conn)
+    done = conn.execute("select coalesce(max(load_seq), -1), coalesce(max(doc_id), 0) from search_docs").fetchone()
+    stop = ", ".join(f"'{w}'" for w in STOPWORDS)
+    conn.execute(f"""
+        create or replace temp table _search_new as
+        select {done[1]} + row_number() over (order by load_seq, article_id) as doc_id, article_id, load_seq,
+               lower(coalesce(title, '') || ' ' || coalesce(text, '')) as body
+        from articles where load_seq > {done[0]}
+    """)
+    n = conn.execute("select count(*) from _search_new").fetchone()[0]
+    if n:
+        conn.execute(f"""
+            create or replace temp table _search_terms as
+            select doc_id, stem(w, 'porter') as term
+            from (select doc_id, unnest(regexp_split_to_array(body, '{TOKEN}')) as w from _search_new)
+            where length(w) > 1 and w not in ({stop})
+        """)
+        conn.execute("""
+            insert into search_docs
+            select n.doc_id, n.article_id, coalesce(t.len, 0), n.load_seq
+            from _search_new n left join (select doc_id, count(*) as len from _search_terms group by doc_id) t
+              using (doc_id)
+        """)
+        conn.execute("insert into search_tail select term, doc_id, least(count(*), 65535) from _search_terms "
+                     "group by term, doc_id")
+        conn.execute("drop table _search_terms")
+    conn.execute("drop table _search_new")
+    if conn.execute("select count(*) from search_tail").fetchone()[0] >= seal_at:
+        seal(conn)
+    return n
+
+
+def seal(conn: duckdb.DuckDBPyConnection) -> None:
+    """Move the tail into the sealed postings as one chunk sorted by term."""
+    conn.execute("insert into search_postings select * from search_tail order by term, doc_id")
+    conn.execute("delete from search_tail")
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: str
+    score: float
+    matched_terms: int
+    published_at: datetime | None
+    title: str | None
+    url: str
+    source_domain: str | None
+    snippet: str
+
+
+def snippet(text: str, terms: list[str], width: int = 220) -> str:
+    """The stretch of text around the first place where a query term (stem) starts a word."""
+    text = " ".join((text or "").split())
+    best = None
+    for term in terms:
+        m = re.search(r"\b" + re.escape(term), text, re.IGNORECASE)
+        if m and (best is None or m.start() < best):
+            best = m.start()
+    if best is None:
+        return text[:width] + ("…" if len(text) > width else "")
+    start = max(0, best - width // 3)
+    start = text.rfind(" ", 0, start) + 1 if start else 0
+    out = text[start:start + width]
+    return ("…" if start else "") + out + ("…" if start + width < len(text) else "")
+
+
+def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: str | None = None,
+           since: datetime | None = None) -> list[Hit]:
+    """Ranked articles for `query`, optionally only those mentioning `topic` or published since `since`."""
+    load_extension(conn)
+    if conn.execute("select count(*) from duckdb_functions() where function_name = 'search_articles'").fetchone()[0] == 0:
+        raise SearchError("this database has no search index yet: a cycle builds it (newsmon run)")
+    terms = [t for (t,) in conn.execute("select term from search_terms(?)", [query]).fetchall()]
+    if not terms:
+        raise SearchError(f"nothing to search for in {query!r} (only stop words or punctuation)")
+    rows = conn.execute("""
+        select s.*, a.text from search_articles(?, k := ?, in_topic := ?, since := ?) s join articles a using (article_id)
+        order by s.score desc, s.published_at desc, s.article_id
+    """, [query, limit, topic, since]).fetchall()
+    return [Hit(*r[:7], snippet(r[7], terms)) for r in rows]
