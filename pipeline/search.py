@@ -62,64 +62,85 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
         create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table
         with terms as (select term from search_terms(q)),
         hits as (
-            select term, doc_id, tf from search_postings where term in (select term from terms)
+            select term, doc_id, tf, dl from search_postings where term in (select term from terms)
             union all
-            select term, doc_id, tf from search_tail where term in (select term from terms)
+            select term, doc_id, tf, dl from search_tail where term in (select term from terms)
         ),
         df as (select term, count(*) as df from hits group by term),
         stats as (select count(*) as n, avg(len) as avgdl from search_docs),
         scored as (
             select h.doc_id,
                    sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5))
-                       * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * d.len / s.avgdl))) as score,
+                       * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / s.avgdl))) as score,
                    count(*) as matched_terms
-            from hits h join df using (term) join search_docs d using (doc_id), stats s
+            from hits h join df using (term), stats s
             group by h.doc_id
-        )
-        select a.article_id, round(sc.score, 4) as score, sc.matched_terms, a.published_at, a.title, a.url,
+        ),
+        unfiltered as (      -- no filter: the top k straight from the postings
+            select * from scored where since is null and in_topic is null
+            order by score desc, doc_id limit k
+        ),
+        filtered as (
+            select sc.* from scored sc join search_docs d using (doc_id)
+            where (since is not null or in_topic is not null)
+              and (since is null or d.published_at >= cast(since as timestamp))
+              and (in_topic is null or exists (select 1 from topic_mentions m
+                                                where m.article_id = d.article_id and m.topic = in_topic))
+            order by sc.score desc, sc.doc_id limit k
+        ),
+        top as (select * from unfiltered union all select * from filtered)
+        select a.article_id, round(t.score, 4) as score, t.matched_terms, a.published_at, a.title, a.url,
                a.source_domain
-        from scored sc join search_docs d using (doc_id) join articles a using (article_id)
-        where (since is null or a.published_at >= cast(since as timestamp))
-          and (in_topic is null or exists (select 1 from topic_mentions m
-                                            where m.article_id = a.article_id and m.topic = in_topic))
-        order by sc.score desc, a.published_at desc, a.article_id
-        limit k
+        from top t join search_docs d using (doc_id) join articles a using (article_id)
+        order by t.score desc, a.published_at desc, a.article_id
     """)
 
 
-def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS) -> int:
-    """Index every article loaded since the last indexed load (idempotent: a rerun finds nothing).
+def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chunk: int = 20_000) -> int:
+    """Index every article loaded since the last indexed load (idempotent: a rerun finds nothing),
+    `chunk` articles per statement so a first index of a long history stays in bounded memory.
     Runs inside the caller's transaction when there is one. Returns the number of new documents."""
     load_extension(conn)
     define_macros(conn)
-    done = conn.execute("select coalesce(max(load_seq), -1), coalesce(max(doc_id), 0) from search_docs").fetchone()
-    stop = ", ".join(f"'{w}'" for w in STOPWORDS)
+    last_seq, last_doc = conn.execute(
+        "select coalesce(max(load_seq), -1), coalesce(max(doc_id), 0) from search_docs").fetchone()
     conn.execute(f"""
         create or replace temp table _search_new as
-        select {done[1]} + row_number() over (order by load_seq, article_id) as doc_id, article_id, load_seq,
-               lower(coalesce(title, '') || ' ' || coalesce(text, '')) as body
-        from articles where load_seq > {done[0]}
+        select {last_doc} + row_number() over (order by load_seq, article_id) as doc_id, article_id, load_seq
+        from articles where load_seq > {last_seq}
     """)
     n = conn.execute("select count(*) from _search_new").fetchone()[0]
-    if n:
+    stop = ", ".join(f"'{w}'" for w in STOPWORDS)
+    for first in range(last_doc + 1, last_doc + n + 1, chunk):
         conn.execute(f"""
             create or replace temp table _search_terms as
             select doc_id, stem(w, 'porter') as term
-            from (select doc_id, unnest(regexp_split_to_array(body, '{TOKEN}')) as w from _search_new)
+            from (select n.doc_id,
+                         unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
+                                                      '{TOKEN}')) as w
+                  from _search_new n join articles a using (article_id)
+                  where n.doc_id between {first} and {first + chunk - 1})
             where length(w) > 1 and w not in ({stop})
         """)
-        conn.execute("""
+        conn.execute(f"""
             insert into search_docs
-            select n.doc_id, n.article_id, coalesce(t.len, 0), n.load_seq
-            from _search_new n left join (select doc_id, count(*) as len from _search_terms group by doc_id) t
-              using (doc_id)
+            select n.doc_id, n.article_id, coalesce(t.len, 0), a.published_at, n.load_seq
+            from _search_new n join articles a using (article_id)
+            left join (select doc_id, count(*) as len from _search_terms group by doc_id) t using (doc_id)
+            where n.doc_id between {first} and {first + chunk - 1}
         """)
-        conn.execute("insert into search_tail select term, doc_id, least(count(*), 65535) from _search_terms "
-                     "group by term, doc_id")
-        conn.execute("drop table _search_terms")
+        conn.execute(f"""
+            insert into search_tail
+            select term, doc_id, least(count(*), 65535), any_value(d.len)
+            from _search_terms
+            join (select doc_id, len from search_docs where doc_id between {first} and {first + chunk - 1}) d
+              using (doc_id)
+            group by term, doc_id
+        """)
+        if conn.execute("select count(*) from search_tail").fetchone()[0] >= seal_at:
+            seal(conn)
+    conn.execute("drop table if exists _search_terms")
     conn.execute("drop table _search_new")
-    if conn.execute("select count(*) from search_tail").fetchone()[0] >= seal_at:
-        seal(conn)
     return n
 
 
@@ -161,9 +182,10 @@ def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: 
            since: datetime | None = None) -> list[Hit]:
     """Ranked articles for `query`, optionally only those mentioning `topic` or published since `since`."""
     load_extension(conn)
-    if conn.execute("select count(*) from duckdb_functions() where function_name = 'search_articles'").fetchone()[0] == 0:
-        raise SearchError("this database has no search index yet: a cycle builds it (newsmon run)")
-    terms = [t for (t,) in conn.execute("select term from search_terms(?)", [query]).fetchall()]
+    try:
+        terms = [t for (t,) in conn.execute("select term from search_terms(?)", [query]).fetchall()]
+    except duckdb.CatalogException as exc:
+        raise SearchError("this database has no search index yet: a cycle builds it (newsmon run)") from exc
     if not terms:
         raise SearchError(f"nothing to search for in {query!r} (only stop words or punctuation)")
     rows = conn.execute("""

@@ -69,6 +69,13 @@ def test_sealing_the_tail_changes_no_result(demo, tmp_path):
     assert conn.execute("select count(*) from search_tail").fetchone()[0] == 0
     after = {q: conn.execute("select article_id, score from search_articles(?)", [q]).fetchall() for q in queries}
     assert after == before and all(before.values())
+    # indexing from scratch in chunks of 3 articles, sealing every ~500 postings: the same answers
+    for table in ("search_docs", "search_tail", "search_postings"):
+        conn.execute(f"delete from {table}")
+    assert index_new(conn, seal_at=500, chunk=3) == 22
+    assert conn.execute("select count(*) from search_postings").fetchone()[0] > 500
+    again = {q: conn.execute("select article_id, score from search_articles(?)", [q]).fetchall() for q in queries}
+    assert again == before
     # every stored article is indexed exactly once
     assert conn.execute("select count(*), count(distinct article_id) from search_docs").fetchone() == \
         (conn.execute("select count(*) from articles").fetchone()[0],) * 2
