@@ -58,13 +58,24 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
             from (select unnest(regexp_split_to_array(lower(q), '{TOKEN}')) as w)
             where length(w) > 1 and w not in ({stop})
     """)
-    conn.execute("""
-        create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table
-        with terms as (select term from search_terms(q)),
-        hits as (
-            select term, doc_id, tf, dl from search_postings where term in (select term from terms)
+    conn.execute("create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table "
+                 + ranking_sql("select term from search_terms(q)", "k", "in_topic", "since") + """
+        select a.article_id, round(r.score, 4) as score, r.matched_terms, a.published_at, a.title, a.url,
+               a.source_domain
+        from ranked r join search_docs d using (doc_id) join articles a using (article_id)
+        order by r.score desc, a.published_at desc, a.article_id
+    """)
+
+
+def ranking_sql(terms: str, k: str, topic: str, since: str) -> str:
+    """The BM25 ranking as a WITH chain ending in `ranked(doc_id, score, matched_terms)`: the top `k`
+    documents for the terms `terms` (a subquery or a literal list), optionally only those mentioning
+    `topic` or published since `since`. The macro and `search()` both use it."""
+    return f"""
+        with hits as (
+            select term, doc_id, tf, dl from search_postings where term in ({terms})
             union all
-            select term, doc_id, tf, dl from search_tail where term in (select term from terms)
+            select term, doc_id, tf, dl from search_tail where term in ({terms})
         ),
         df as (select term, count(*) as df from hits group by term),
         stats as (select count(*) as n, avg(len) as avgdl from search_docs),
@@ -77,23 +88,19 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
             group by h.doc_id
         ),
         unfiltered as (      -- no filter: the top k straight from the postings
-            select * from scored where since is null and in_topic is null
-            order by score desc, doc_id limit k
+            select * from scored where {since} is null and {topic} is null
+            order by score desc, doc_id limit {k}
         ),
         filtered as (
             select sc.* from scored sc join search_docs d using (doc_id)
-            where (since is not null or in_topic is not null)
-              and (since is null or d.published_at >= cast(since as timestamp))
-              and (in_topic is null or exists (select 1 from topic_mentions m
-                                                where m.article_id = d.article_id and m.topic = in_topic))
-            order by sc.score desc, sc.doc_id limit k
+            where ({since} is not null or {topic} is not null)
+              and ({since} is null or d.published_at >= cast({since} as timestamp))
+              and ({topic} is null or exists (select 1 from topic_mentions m
+                                               where m.article_id = d.article_id and m.topic = {topic}))
+            order by sc.score desc, sc.doc_id limit {k}
         ),
-        top as (select * from unfiltered union all select * from filtered)
-        select a.article_id, round(t.score, 4) as score, t.matched_terms, a.published_at, a.title, a.url,
-               a.source_domain
-        from top t join search_docs d using (doc_id) join articles a using (article_id)
-        order by t.score desc, a.published_at desc, a.article_id
-    """)
+        ranked as (select * from unfiltered union all select * from filtered)
+    """
 
 
 def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chunk: int = 20_000) -> int:
@@ -188,8 +195,22 @@ def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: 
         raise SearchError("this database has no search index yet: a cycle builds it (newsmon run)") from exc
     if not terms:
         raise SearchError(f"nothing to search for in {query!r} (only stop words or punctuation)")
-    rows = conn.execute("""
-        select s.*, a.text from search_articles(?, k := ?, in_topic := ?, since := ?) s join articles a using (article_id)
-        order by s.score desc, s.published_at desc, s.article_id
-    """, [query, limit, topic, since]).fetchall()
-    return [Hit(*r[:7], snippet(r[7], terms)) for r in rows]
+    # the stems as literals (they are letters and digits only), so each term's row groups are found
+    # by min/max; a subquery would read every posting
+    literals = ", ".join("'" + t.replace("'", "''") + "'" for t in terms)
+    ranked = conn.execute(ranking_sql(literals, "$k", "$topic", "$since")
+                          + "select doc_id, score, matched_terms from ranked",
+                          {"k": limit, "topic": topic, "since": since}).fetchall()
+    if not ranked:
+        return []
+    ids = [r[0] for r in ranked]
+    docs = dict(conn.execute(f"select doc_id, article_id from search_docs where doc_id in "
+                             f"({', '.join('?' * len(ids))})", ids).fetchall())
+    arts = {r[0]: r[1:] for r in conn.execute(
+        f"select article_id, published_at, title, url, source_domain, text from articles where article_id in "
+        f"({', '.join('?' * len(docs))})", list(docs.values())).fetchall()}
+    hits = []
+    for doc_id, score, matched in ranked:
+        published_at, title, url, source, text = arts[docs[doc_id]]
+        hits.append(Hit(docs[doc_id], round(score, 4), matched, published_at, title, url, source, snippet(text, terms)))
+    return sorted(hits, key=lambda h: (-h.score, -(h.published_at.timestamp() if h.published_at else 0), h.article_id))

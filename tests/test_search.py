@@ -93,6 +93,13 @@ def test_demo_ranking_and_filters(demo):
     late = search(conn, "Duma", since=datetime(2026, 2, 18))
     assert late and all(h.published_at >= datetime(2026, 2, 18) for h in late)
     assert len(search(conn, "Duma", limit=50)) > len(late)
+    # the fast path (literal terms) and the analysts' macro agree exactly, filters included
+    for query, topic, since in (("Duma peacekeepers", None, None), ("Stubb", "coalition", None),
+                                ("ceasefire talks", None, datetime(2026, 2, 10)), ("coalition", "coalition", datetime(2026, 2, 20))):
+        fast = [(h.article_id, h.score, h.matched_terms) for h in search(conn, query, 20, topic, since)]
+        macro = conn.execute("select article_id, score, matched_terms from search_articles(?, k := 20, in_topic := ?, "
+                             "since := ?)", [query, topic, since]).fetchall()
+        assert fast == macro and fast
     conn.close()
 
 
