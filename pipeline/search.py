@@ -119,30 +119,36 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
     n = conn.execute("select count(*) from _search_new").fetchone()[0]
     stop = ", ".join(f"'{w}'" for w in STOPWORDS)
     for first in range(last_doc + 1, last_doc + n + 1, chunk):
+        # count words per document first and stem each distinct word once: a chunk has millions of
+        # words but only tens of thousands of distinct ones
         conn.execute(f"""
             create or replace temp table _search_terms as
-            select doc_id, stem(w, 'porter') as term
-            from (select n.doc_id,
-                         unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
-                                                      '{TOKEN}')) as w
-                  from _search_new n join articles a using (article_id)
-                  where n.doc_id between {first} and {first + chunk - 1})
-            where length(w) > 1 and w not in ({stop})
+            with words as (
+                select doc_id, w, count(*) as tf
+                from (select n.doc_id,
+                             unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
+                                                          '{TOKEN}')) as w
+                      from _search_new n join articles a using (article_id)
+                      where n.doc_id between {first} and {first + chunk - 1})
+                where length(w) > 1 and w not in ({stop})
+                group by doc_id, w
+            ),
+            stems as (select w, stem(w, 'porter') as term from (select distinct w from words))
+            select doc_id, term, sum(tf) as tf from words join stems using (w) group by doc_id, term
         """)
         conn.execute(f"""
             insert into search_docs
             select n.doc_id, n.article_id, coalesce(t.len, 0), a.published_at, n.load_seq
             from _search_new n join articles a using (article_id)
-            left join (select doc_id, count(*) as len from _search_terms group by doc_id) t using (doc_id)
+            left join (select doc_id, sum(tf) as len from _search_terms group by doc_id) t using (doc_id)
             where n.doc_id between {first} and {first + chunk - 1}
         """)
         conn.execute(f"""
             insert into search_tail
-            select term, doc_id, least(count(*), 65535), any_value(d.len)
+            select term, doc_id, least(tf, 65535), d.len
             from _search_terms
             join (select doc_id, len from search_docs where doc_id between {first} and {first + chunk - 1}) d
               using (doc_id)
-            group by term, doc_id
         """)
         if conn.execute("select count(*) from search_tail").fetchone()[0] >= seal_at:
             seal(conn)
