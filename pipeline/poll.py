@@ -73,8 +73,12 @@ def parse_feed(feed: str, body: bytes, content_type: str, settings: Settings, fe
         raise TypeError("feed documents are parsed from bytes only")
     if not body.strip():
         return ParsedFeed([], 0, None, "empty response", None)
-    parsed = feedparser.parse(strip_doctype(bytes(body)), response_headers={"content-type": content_type or "application/xml"},
-                              sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(strip_doctype(bytes(body)),
+                                  response_headers={"content-type": content_type or "application/xml"},
+                                  sanitize_html=False, resolve_relative_uris=False)
+    except (ValueError, LookupError) as exc:   # feedparser's own decoding can trip on a mangled declaration
+        return ParsedFeed([], 0, None, f"unreadable feed ({type(exc).__name__}: {str(exc)[:120]})", None)
     meta = parsed.get("feed", {})
     hint = feed_hint_seconds(meta.get("ttl"), meta.get("sy_updateperiod"), meta.get("sy_updatefrequency"))
     raw_entries = list(parsed.entries)

@@ -98,3 +98,21 @@ def test_mutated_real_feeds_never_raise(sample, data):
                         Settings(config_dir=None, db_path=None, data_dir=None))  # type: ignore[arg-type]
     for e in parsed.entries:
         assert (e.url == "" or e.url.startswith(("http://", "https://"))) and "\x00" not in e.title
+
+
+_BIG5 = (b'<?xml version="1.0" encoding="big5"?>\n<!--\nSkipUnless:   __import__(\'codecs\').lookup(\'big5\')\n'
+         b"Description:  big5\nExpect:       not bozo and encoding == 'big5'\n-->\n<rss>\n</rss>")
+
+
+@pytest.mark.parametrize("body", [
+    _BIG5[:30] + b"\x80" + _BIG5[30:],     # a byte feedparser cannot decode inside the encoding name
+    _BIG5[:30] + b"\x00" + _BIG5[31:],     # a NUL there instead of a letter
+])
+def test_feeds_that_trip_feedparsers_decoder_are_an_error_not_a_crash(body):
+    """Found by the fuzz test above (feedparser's corpus file big5.xml, mutated): feedparser raised."""
+    from pipeline.settings import Settings
+
+    with pytest.raises((ValueError, LookupError)):
+        feedparser.parse(body)
+    parsed = parse_feed("bad", body, "", Settings(config_dir=None, db_path=None, data_dir=None))  # type: ignore[arg-type]
+    assert parsed.entries == [] and parsed.error and parsed.error.startswith("unreadable feed")
