@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, dag, task
 
-from pipeline.airflow_callbacks import task_failed
+from pipeline.airflow_callbacks import DATABASE_ASSET, READ_COPY_ASSET, task_failed
 
-DATABASE = Asset(name="newsmon_database", uri="file:///newsmon/database")
-READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
+DATABASE = Asset(**DATABASE_ASSET)
+READ_COPY = Asset(**READ_COPY_ASSET)
 # Every task that opens the DuckDB file runs in this one-slot pool: DuckDB allows one writer process.
 DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))

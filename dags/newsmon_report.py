@@ -3,13 +3,13 @@ news_monitor_continuous publishes a new read copy of the database. It reads the 
 never the live file, so it never waits for or blocks the pipeline."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from airflow.sdk import Asset, dag, task
 
-from pipeline.airflow_callbacks import task_failed
+from pipeline.airflow_callbacks import READ_COPY_ASSET, read_copy_consumer_args
 
-READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
+READ_COPY = Asset(**READ_COPY_ASSET)
 
 
 @dag(
@@ -19,9 +19,7 @@ READ_COPY = Asset(name="newsmon_read_copy", uri="file:///newsmon/read-copy")
     catchup=False,
     max_active_runs=1,
     tags=["newsmon"],
-    default_args={"owner": "newsmon", "retries": 2, "retry_delay": timedelta(seconds=30),
-                  "retry_exponential_backoff": True, "execution_timeout": timedelta(minutes=5),
-                  "on_failure_callback": task_failed},
+    default_args=read_copy_consumer_args(),
     doc_md=__doc__,
 )
 def newsmon_report():

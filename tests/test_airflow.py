@@ -80,16 +80,23 @@ def test_dag_files_import_nothing_heavy():
     assert float(seconds) < 1.0
 
 
-@pytest.mark.slow
-def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhook, monkeypatch, dagbag):
+def demo_environment(tmp_path, demo_site, webhook, monkeypatch, db_name: str):
+    """The environment a DAG run reads: the whole demo timeline as feeds, a local webhook, and a
+    database under tmp_path (returned)."""
     demo_site.cutoff = TIMELINE_END
     cfg = write_config(tmp_path / "config", demo_site.feeds_yaml(),
                        "channels:\n  - name: test-hook\n    url: ${TEST_HOOK_URL}\n")
-    db = tmp_path / "dag.duckdb"
+    db = tmp_path / db_name
     monkeypatch.setenv("TEST_HOOK_URL", webhook.apprise_url)
     monkeypatch.setenv("NEWSMON_CONFIG", str(cfg))
     monkeypatch.setenv("NEWSMON_DB", str(db))
     monkeypatch.setenv("NEWSMON_DATA_DIR", str(tmp_path / "data"))
+    return db
+
+
+@pytest.mark.slow
+def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhook, monkeypatch, dagbag):
+    db = demo_environment(tmp_path, demo_site, webhook, monkeypatch, "dag.duckdb")
     dag = dagbag.get_dag("news_monitor")
     run = dag.test()
     assert run.state == "success"
@@ -110,14 +117,7 @@ def test_continuous_dag_waits_for_a_due_feed_then_runs_one_cycle(tmp_path, demo_
     from pipeline import tasks
     from pipeline.settings import Settings
 
-    demo_site.cutoff = TIMELINE_END
-    cfg = write_config(tmp_path / "config", demo_site.feeds_yaml(),
-                       "channels:\n  - name: test-hook\n    url: ${TEST_HOOK_URL}\n")
-    db = tmp_path / "cont.duckdb"
-    monkeypatch.setenv("TEST_HOOK_URL", webhook.apprise_url)
-    monkeypatch.setenv("NEWSMON_CONFIG", str(cfg))
-    monkeypatch.setenv("NEWSMON_DB", str(db))
-    monkeypatch.setenv("NEWSMON_DATA_DIR", str(tmp_path / "data"))
+    db = demo_environment(tmp_path, demo_site, webhook, monkeypatch, "cont.duckdb")
     for bound in ("MIN", "INITIAL"):
         monkeypatch.setenv(f"NEWSMON_POLL_{bound}_INTERVAL", "30")
     run = dagbag.get_dag("news_monitor_continuous").test()
