@@ -32,6 +32,7 @@ def main() -> int:
 
     from pipeline.config import load_config
     from pipeline.report import build_report
+    from pipeline.settings import Settings
 
     folder = Path(tempfile.mkdtemp(prefix="newsmon-report-"))
     t = time.perf_counter()
@@ -42,7 +43,7 @@ def main() -> int:
     times = []
     for _ in range(args.repeat):
         t = time.perf_counter()
-        report = build_report(db, folder / "report")
+        report = build_report(Settings.from_env(None, db), folder / "report", live=True)
         times.append(time.perf_counter() - t)
     took = statistics.median(times)
     print(f"report: {took:.2f} s median (runs {', '.join(f'{x:.2f}' for x in times)}); page "

@@ -1,4 +1,4 @@
-"""news_monitor: poll -> fetch+extract (mapped) -> annotate (mapped) -> load -> models -> alerts -> notify -> publish.
+"""news_monitor: poll -> fetch+extract (mapped) -> annotate (mapped) -> load (mapped) -> models -> alerts -> notify -> publish.
 
 news_monitor_continuous: the same cycle as one task on Airflow's `@continuous` schedule (a new run as
 soon as the last ends, never two at once). The task waits until a feed is due, so runs do not spin;
@@ -20,6 +20,10 @@ DATABASE = Asset(**DATABASE_ASSET)
 READ_COPY = Asset(**READ_COPY_ASSET)
 # Every task that opens the DuckDB file runs in this one-slot pool: DuckDB allows one writer process.
 DUCKDB_POOL = os.environ.get("NEWSMON_DUCKDB_POOL", "newsmon_duckdb")
+# On the ducklake backend the mapped loads write at the same time (their commits are serialised and
+# retried by the store), so they take ordinary slots; the rest stays one at a time.
+LAKE = (os.environ.get("NEWSMON_STORAGE") or "duckdb").strip().lower() == "ducklake"
+LOAD_POOL = "default_pool" if LAKE else DUCKDB_POOL
 SCHEDULE_MINUTES = int(os.environ.get("NEWSMON_SCHEDULE_MINUTES", "5"))
 CONTINUOUS_MAX_WAIT = float(os.environ.get("NEWSMON_CONTINUOUS_MAX_WAIT", "60"))
 # which of the two DAGs starts unpaused when Airflow first sees it (both share the one-slot pool)
@@ -75,17 +79,17 @@ def news_monitor():
 
         return tasks.annotate(article_file)
 
-    @task(pool=DUCKDB_POOL)
-    def load(annotated: list[str], polled: dict, **context) -> dict:
+    @task(pool=LOAD_POOL, max_active_tis_per_dagrun=4)
+    def load(annotation_file: str, **context) -> dict:
         from pipeline import tasks
 
-        return tasks.load(polled["run_dir"], context["run_id"], _now(context))
+        return tasks.load(annotation_file, context["run_id"], _now(context))
 
     @task(pool=DUCKDB_POOL)
-    def models(loaded: dict) -> dict:
+    def models(loaded: list[dict]) -> dict:
         from pipeline import tasks
 
-        return {**loaded, **tasks.models()}
+        return {**tasks.total(loaded), **tasks.models()}
 
     @task(pool=DUCKDB_POOL, outlets=[DATABASE])
     def alerts(modelled: dict, **context) -> dict:
@@ -108,7 +112,8 @@ def news_monitor():
     polled = poll()
     extracted = fetch_extract.expand(batch=batches(polled))   # one mapped task per batch of whole feeds
     annotated = annotate.expand(article_file=extracted)
-    publish(notify(alerts(models(load(annotated, polled))), polled))
+    loaded = load.expand(annotation_file=annotated)
+    publish(notify(alerts(models(loaded)), polled))
 
 
 news_monitor()

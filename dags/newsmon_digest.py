@@ -25,12 +25,11 @@ def newsmon_digest():
     @task
     def digest(**context) -> str:
         from pipeline.digest import write_digest
-        from pipeline.publish import read_copy_path
         from pipeline.settings import Settings
 
         settings = Settings.from_env()
         now = context["dag_run"].start_date or datetime.now(timezone.utc)
-        return str(write_digest(read_copy_path(settings.db_path), settings.data_dir / "digests", now))
+        return str(write_digest(settings, settings.data_dir / "digests", now))
 
     digest()
 

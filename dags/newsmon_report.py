@@ -25,12 +25,11 @@ READ_COPY = Asset(**READ_COPY_ASSET)
 def newsmon_report():
     @task
     def report() -> dict:
-        from pipeline.publish import read_copy_path
         from pipeline.report import build_report
         from pipeline.settings import Settings
 
         settings = Settings.from_env()
-        built = build_report(read_copy_path(settings.db_path), settings.data_dir / "report")
+        built = build_report(settings, settings.data_dir / "report")
         return {"path": str(built.path), "cycle_id": built.cycle_id, **built.counts}
 
     report()

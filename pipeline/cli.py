@@ -81,13 +81,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _open_read(args: argparse.Namespace):
-    """Analysts' commands read the published read copy unless --db names a file."""
-    from pipeline.publish import read_copy_path
-    from pipeline.store import connect
+    """Analysts' commands read the published read copy unless --db names a file (on the ducklake
+    backend: the lake itself, read-only)."""
+    from pipeline.store import open_reader
 
-    settings = Settings.from_env(None, args.db)
-    path = settings.db_path if args.db else read_copy_path(settings.db_path)
-    return connect(path, read_only=True)
+    return open_reader(Settings.from_env(None, args.db), live=bool(args.db))
 
 
 def _when(text: str) -> datetime:
@@ -110,7 +108,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return _fail(str(exc), 3)
     if args.alerts_command == "show":
-        return cmd_alerts_show(conn, args.alert_id)
+        return cmd_alerts_show(conn, args.alert_id, Settings.from_env(None, args.db) if args.as_of else None)
     from pipeline.review import list_alerts
     from pipeline.summary import format_alert
 
@@ -125,14 +123,27 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_alerts_show(conn, alert_id: str) -> int:
+def cmd_alerts_show(conn, alert_id: str, as_of: Settings | None = None) -> int:
+    """One alert; with `as_of` (the ducklake backend), its evidence query runs on the snapshot the
+    alert was raised from: the data as the rule saw it, whatever arrived since."""
     import duckdb
 
     from pipeline.review import deliveries, describe, evidence_rows, get_alert
+    from pipeline.store import StoreError, open_store
 
     alert = get_alert(conn, alert_id)
     if alert is None:
         return _fail(f"no alert {alert_id}", 1)
+    if as_of is not None:
+        if alert.get("snapshot_id") is None:
+            return _fail(f"alert {alert_id} records no snapshot: --as-of needs the ducklake backend "
+                         "(NEWSMON_STORAGE=ducklake), where every cycle is a snapshot", 1)
+        try:
+            evidence_conn = open_store(as_of, snapshot=int(alert["snapshot_id"]))
+        except StoreError as exc:
+            return _fail(str(exc), 3)
+    else:
+        evidence_conn = conn
     a = describe(alert)
     print(f"{a['alert_id']}  {a['alert_type']}  severity {a.get('severity') or 'info'}")
     print(f"  {a['summary']}")
@@ -152,10 +163,14 @@ def cmd_alerts_show(conn, alert_id: str) -> int:
               f"{', ' + d['last_error'] if d['last_error'] else ''}")
     if a.get("acked_at"):
         print(f"  acknowledged {a['acked_at']} by {a.get('acked_by') or '?'}{': ' + a['note'] if a.get('note') else ''}")
+    if a.get("snapshot_id") is not None:
+        print(f"  raised from snapshot {a['snapshot_id']}"
+              + (" (the evidence below is as of that snapshot)" if as_of is not None else
+                 " (--as-of shows the evidence as it was then)"))
     if a.get("evidence_query"):
         print(f"  full evidence: {a['evidence_query']}")
         try:
-            cols, rows = evidence_rows(conn, a, limit=10)
+            cols, rows = evidence_rows(evidence_conn, a, limit=10)
         except duckdb.Error as exc:
             print(f"    (query failed: {str(exc).splitlines()[0]})")
             return 0
@@ -174,13 +189,14 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(None, args.db)
     try:
-        found = ack_alert(settings.db_path, args.alert_id, args.by or os.environ.get("USER"), args.note,
+        found = ack_alert(settings, args.alert_id, args.by or os.environ.get("USER"), args.note,
                           datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
     except (StoreError, CycleBusy) as exc:
         return _fail(str(exc), 3)
     if not found:
         return _fail(f"no alert {args.alert_id}", 1)
-    publish(settings.db_path)
+    if settings.storage == "duckdb":
+        publish(settings.db_path)
     print(f"acknowledged {args.alert_id}")
     return 0
 
@@ -207,15 +223,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from pipeline.publish import read_copy_path
     from pipeline.review import backtest
 
+    from pipeline.store import StoreError
+
     settings = Settings.from_env(args.config, args.db)
     config = load_config(settings.config_dir)
-    source = settings.db_path if args.db else read_copy_path(settings.db_path)
-    if not source.exists():
-        return _fail(f"database {source} does not exist", 3)
     start, end = args.from_.date(), args.to.date()
     if end < start:
         return _fail("--to is before --from")
-    fired = backtest(source, config, start, end)
+    if settings.storage == "duckdb":
+        source = str(settings.db_path if args.db else read_copy_path(settings.db_path))
+        if not Path(source).exists():
+            return _fail(f"database {source} does not exist", 3)
+    else:
+        source = settings.store_name
+    try:
+        fired = backtest(settings, config, start, end, live=bool(args.db))
+    except StoreError as exc:
+        return _fail(str(exc), 3)
     for f in fired:
         a = f.alert
         print(f"{f.day}  [{a['alert_type']}/{a.get('severity') or 'info'}] {a['summary']}")
@@ -293,15 +317,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.publish import read_copy_path
     from pipeline.report import ReportError, build_report
 
+    from pipeline.store import StoreError
+
     settings = Settings.from_env(None, args.db)
     source = settings.db_path if args.db else read_copy_path(settings.db_path)
-    if not source.is_file():
+    if settings.storage == "duckdb" and not source.is_file():
         return _fail(f"no database at {source}: run a cycle first (newsmon run), or name a file with --db")
     out = Path(args.out) if args.out else settings.data_dir / "report"
     try:
-        report = build_report(source, out)
+        report = build_report(settings, out, live=bool(args.db))
     except ReportError as exc:
         return _fail(f"report: {exc}")
+    except StoreError as exc:
+        return _fail(str(exc), 3)
     print(f"report: {report.path} (cycle {report.cycle_id or 'none'}; "
           + ", ".join(f"{v} {k}" for k, v in report.counts.items()) + ")")
     return 0
@@ -422,6 +450,28 @@ def cmd_airflow(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pipeline.cycle import CycleBusy, cycle_lock
+    from pipeline.migrate import MigrateError, copy_store
+    from pipeline.store import StoreError
+
+    settings = Settings.from_env(None, args.db)
+    source = replace(settings, storage="duckdb" if args.to == "ducklake" else "ducklake")
+    target = replace(settings, storage=args.to)
+    try:
+        with cycle_lock(settings.db_path):
+            counts = copy_store(source, target)
+    except (MigrateError, StoreError, CycleBusy) as exc:
+        return _fail(f"migrate: {exc}", 3)
+    total = sum(counts.values())
+    print(f"copied {len(counts)} tables, {total:,} rows, from {source.store_name} to {target.store_name} "
+          "(row counts match)")
+    print(f"run the pipeline on it with NEWSMON_STORAGE={args.to}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description="Monitor news feeds for new actors and stance changes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -454,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=20)
     ash = alerts_sub.add_parser("show", help="one alert with its evidence, deliveries and evidence query")
     ash.add_argument("alert_id")
+    ash.add_argument("--as-of", action="store_true",
+                     help="run the evidence query on the snapshot the alert was raised from (ducklake backend)")
     ack = alerts_sub.add_parser("ack", help="acknowledge an alert (written to the live database)")
     ack.add_argument("alert_id")
     ack.add_argument("--by", help="who (default $USER)")
@@ -520,6 +572,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--db", help="DuckDB file (default: the published read copy)")
     rp.add_argument("--out", help="folder to write report.html into (default $NEWSMON_DATA_DIR/report)")
     rp.set_defaults(func=cmd_report)
+    mg = sub.add_parser("migrate", help="copy every table from one storage backend to the other "
+                                        "(row counts checked): --to ducklake, or --to duckdb to come back")
+    mg.add_argument("--to", required=True, choices=["ducklake", "duckdb"])
+    mg.add_argument("--db", help="the DuckDB file (default $NEWSMON_DB or data/newsmon.duckdb)")
+    mg.set_defaults(func=cmd_migrate)
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
     sql.add_argument("query")
     sql.add_argument("--db", help="DuckDB file")

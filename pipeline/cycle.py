@@ -192,8 +192,12 @@ def index_stage(conn: duckdb.DuckDBPyConnection) -> int:
     """Add the newly loaded articles to the full-text index (pipeline/search.py), atomically."""
     from pipeline.search import index_new
 
-    with store.transaction(conn):
-        return index_new(conn)
+    def attempt() -> int:
+        with store.transaction(conn):
+            store.serialize(conn, "search")     # doc ids are dense: two indexers at once, the later retries
+            return index_new(conn)
+
+    return store.retrying(attempt, "search index")
 
 
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
@@ -235,7 +239,7 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
     now = now or utcnow()
     summary = CycleSummary(cycle_id or new_cycle_id(now))
     with cycle_lock(settings.db_path):
-        conn = store.connect(settings.db_path)
+        conn = store.open_store(settings)
         stream = None
         try:
             if expect_big_batch(conn, config, settings):
@@ -261,17 +265,20 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
                 alerts_stage(conn, config, summary, now)
             with summary.timed("notify"):
                 notify_stage(conn, config, summary, now, send)
-            with summary.timed("publish"):
-                conn.execute("checkpoint")
+            if settings.storage == "duckdb":
+                with summary.timed("publish"):
+                    conn.execute("checkpoint")
         finally:
             if stream is not None:     # the cycle failed before handing the stream over
                 stream.discard()
             conn.close()
-        with summary.timed("publish"):
-            if publish_due(settings.db_path, settings.read_copy_budget, urgent=bool(summary.alerts_raised)):
+        if settings.storage != "duckdb":
+            pass          # analysts read the lake itself: every commit is a snapshot they can see
+        elif publish_due(settings.db_path, settings.read_copy_budget, urgent=bool(summary.alerts_raised)):
+            with summary.timed("publish"):
                 summary.read_copy = str(publish(settings.db_path))
-            else:
-                summary.read_copy, summary.read_copy_stale = str(read_copy_path(settings.db_path)), True
+        else:
+            summary.read_copy, summary.read_copy_stale = str(read_copy_path(settings.db_path)), True
         log.info("cycle %s stages: %s", summary.cycle_id,
                  ", ".join(f"{k} {v:.2f} s" for k, v in summary.stage_seconds.items()))
         return summary

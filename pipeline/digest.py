@@ -1,4 +1,5 @@
-"""A plain-text digest of the latest alerts, read from the published read copy (never the live file)."""
+"""A plain-text digest of the latest alerts, read from what analysts read: the published read copy
+(never the live file), or the lake."""
 from __future__ import annotations
 
 import json
@@ -6,11 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pipeline import store
+from pipeline.settings import Settings
 
 
-def write_digest(read_copy: Path, out_dir: Path, now: datetime, hours: int = 24) -> Path:
-    """Alerts raised in the last `hours`, with evidence links, and topic volumes; returns the file."""
-    conn = store.connect(read_copy, read_only=True)
+def write_digest(settings: Settings, out_dir: Path, now: datetime, hours: int = 24) -> Path:
+    """Alerts raised in the last `hours`, with evidence links, and topic volumes, from what analysts
+    read (the read copy, or the lake); returns the file."""
+    conn = store.open_reader(settings)
     try:
         since = now.replace(tzinfo=None) - timedelta(hours=hours)
         alerts = conn.execute("""select alert_type, summary, evidence from alerts

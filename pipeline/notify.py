@@ -16,6 +16,7 @@ import duckdb
 
 from pipeline.config import Channel
 from pipeline.schedule import RETRY_AFTER_CAP, parse_retry_after
+from pipeline.store import upsert
 
 log = logging.getLogger(__name__)
 
@@ -304,11 +305,8 @@ def _send_one(conn: duckdb.DuckDBPyConnection, channel: Channel, title: str, bod
     if blocked is not None:
         log.warning("channel %s (%s) is rate-limited for %.0f s", channel.name, mask_url(channel.url),
                     result.retry_after)
-    conn.execute(
-        """insert into channel_state as c (channel, last_sent_at, blocked_until, last_error) values (?, ?, ?, ?)
-           on conflict (channel) do update set last_sent_at = excluded.last_sent_at,
-               blocked_until = excluded.blocked_until, last_error = excluded.last_error""",
-        [channel.name, now, blocked, result.error])
+    upsert(conn, "channel_state", {"channel": channel.name, "last_sent_at": now, "blocked_until": blocked,
+                                   "last_error": result.error})
     return result
 
 
@@ -334,17 +332,12 @@ def _next_attempt(conn: duckdb.DuckDBPyConnection, alert_id: str, channel: str, 
 def _record(conn: duckdb.DuckDBPyConnection, alert_id: str, channel: str, status: str, error: str | None,
             now: datetime, next_attempt: datetime | None = None) -> None:
     tried = status in ("sent", "failed", "digested")
-    conn.execute(
-        """
-        insert into alert_deliveries as d (alert_id, channel, status, attempts, last_error, sent_at, next_attempt_at)
-        values ($a, $c, $s, $n, $e, $t, $next)
-        on conflict (alert_id, channel) do update set
-            status = excluded.status, attempts = d.attempts + excluded.attempts,
-            last_error = excluded.last_error, sent_at = excluded.sent_at, next_attempt_at = excluded.next_attempt_at
-        """,
-        {"a": alert_id, "c": channel, "s": status, "n": 1 if tried else 0, "e": error,
-         "t": now if status in ("sent", "digested") else None, "next": next_attempt},
-    )
+    upsert(conn, "alert_deliveries",
+           {"alert_id": alert_id, "channel": channel, "status": status, "attempts": 1 if tried else 0,
+            "last_error": error, "sent_at": now if status in ("sent", "digested") else None,
+            "next_attempt_at": next_attempt},
+           {"status": "s.status", "attempts": "t.attempts + s.attempts", "last_error": "s.last_error",
+            "sent_at": "s.sent_at", "next_attempt_at": "s.next_attempt_at"})
 
 
 def report_failure(ops_url: str | None, task: str, run_id: str, error: str, send: Sender = apprise_send) -> bool:

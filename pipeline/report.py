@@ -18,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from pipeline.settings import Settings
+
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).with_name("report_assets")
@@ -301,12 +303,16 @@ def write_report(conn: duckdb.DuckDBPyConnection, out_dir: Path, source: str,
     return Report(target, (data["cycle"] or {}).get("cycle_id"), counts)
 
 
-def build_report(read_copy: Path, out_dir: Path, built_at: datetime | None = None) -> Report:
-    """The report from a database file, opened read-only (the published read copy, never the live file)."""
-    from pipeline.store import connect
+def build_report(settings: Settings, out_dir: Path, live: bool = False, built_at: datetime | None = None) -> Report:
+    """The report from the store opened read-only: the published read copy (the live file only when
+    `live`), or the lake."""
+    from pipeline.publish import read_copy_path
+    from pipeline.store import open_reader
 
-    conn = connect(read_copy, read_only=True)
+    conn = open_reader(settings, live)
+    source = (settings.db_path if live else read_copy_path(settings.db_path)).name \
+        if settings.storage == "duckdb" else settings.store_name
     try:
-        return write_report(conn, out_dir, read_copy.name, built_at)
+        return write_report(conn, out_dir, source, built_at)
     finally:
         conn.close()

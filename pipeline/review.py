@@ -16,6 +16,7 @@ from pipeline import store
 from pipeline.config import Channel, Config
 from pipeline.cycle import CycleBusy, cycle_lock
 from pipeline.notify import SendResult, as_result, apprise_send, mask_url, neutralise
+from pipeline.settings import Settings
 from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables
 
 
@@ -59,19 +60,19 @@ def evidence_rows(conn: duckdb.DuckDBPyConnection, alert: dict[str, Any], limit:
     return [d[0] for d in cur.description], cur.fetchall()
 
 
-def ack_alert(db_path: Path, alert_id: str, by: str | None, note: str | None, now: datetime,
+def ack_alert(settings: Settings, alert_id: str, by: str | None, note: str | None, now: datetime,
               wait_seconds: float = 60.0) -> bool:
     """Record an acknowledgement in the live database, waiting for a running cycle to finish first.
     Returns False when the alert does not exist."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            with cycle_lock(db_path):
-                conn = store.connect(db_path)
+            with cycle_lock(settings.db_path):
+                conn = store.open_store(settings)
                 try:
                     if not conn.execute("select 1 from alerts where alert_id = ?", [alert_id]).fetchone():
                         return False
-                    conn.execute("insert or replace into alert_acks values (?, ?, ?, ?)", [alert_id, now, by, note])
+                    store.upsert(conn, "alert_acks", {"alert_id": alert_id, "acked_at": now, "acked_by": by, "note": note})
                 finally:
                     conn.close()
                 return True
@@ -104,12 +105,19 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def backtest(source_db: Path, config: Config, start: date, end: date) -> list[Fired]:
+def backtest(settings: Settings, config: Config, start: date, end: date, live: bool = False) -> list[Fired]:
     """Replay stored history day by day through the models and alert rules of `config` and return
-    what would have fired on which day. Works on a scratch copy: nothing is stored or sent."""
+    what would have fired on which day. Works on a scratch copy (of the read copy, or of the live
+    file when `live`, or of the lake): nothing is stored or sent."""
+    from pipeline.migrate import scratch_copy
+    from pipeline.publish import read_copy_path
+
     with tempfile.TemporaryDirectory(prefix="newsmon-backtest-") as tmp:
         scratch = Path(tmp) / "backtest.duckdb"
-        shutil.copyfile(source_db, scratch)
+        if settings.storage == "duckdb":
+            shutil.copyfile(settings.db_path if live else read_copy_path(settings.db_path), scratch)
+        else:
+            scratch_copy(settings, scratch)
         conn = store.connect(scratch)
         try:
             conn.execute("delete from alert_deliveries")

@@ -9,13 +9,16 @@ the statistics of the whole index. The same query is the SQL macro `search_artic
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+
+from pipeline.store import StoreError, extension_file, upsert
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +35,9 @@ class SearchError(Exception):
 
 def extension_path() -> Path:
     try:
-        import duckdb_extension_fts
-    except ImportError as exc:
-        raise SearchError("the package duckdb-extension-fts is not installed (it is in uv.lock)") from exc
-    path = (Path(next(iter(duckdb_extension_fts.__path__))) / "extensions" / f"v{duckdb.__version__}"
-            / "fts.duckdb_extension")
-    if not path.is_file():
-        raise SearchError(f"no fts extension for DuckDB {duckdb.__version__} at {path}")
-    return path
+        return extension_file("fts")
+    except StoreError as exc:
+        raise SearchError(str(exc)) from None
 
 
 def load_extension(conn: duckdb.DuckDBPyConnection) -> None:
@@ -52,19 +50,30 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
     """The analysts' macros, stored in the database (they need `fts` loaded to be called):
     `search_terms(query)` and `search_articles(query, k := 20, in_topic := NULL, since := NULL)`."""
     stop = ", ".join(f"'{w}'" for w in STOPWORDS)
-    conn.execute(f"""
+    terms = f"""
         create or replace macro search_terms(q) as table
             select distinct stem(w, 'porter') as term
             from (select unnest(regexp_split_to_array(lower(q), '{TOKEN}')) as w)
             where length(w) > 1 and w not in ({stop})
-    """)
-    conn.execute("create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table "
-                 + ranking_sql("select term from search_terms(q)", "k", "in_topic", "since") + """
+    """
+    articles = ("create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table "
+                + ranking_sql("select term from search_terms(q)", "k", "in_topic", "since") + """
         select a.article_id, round(r.score, 4) as score, r.matched_terms, a.published_at, a.title, a.url,
                a.source_domain
         from ranked r join search_docs d using (doc_id) join articles a using (article_id)
         order by r.score desc, a.published_at desc, a.article_id
     """)
+    # (re)defined only when their text changed: on DuckLake every definition is a catalog change
+    fingerprint = hashlib.sha256((terms + articles).encode()).hexdigest()[:16]
+    stored = conn.execute("select fingerprint from model_state where model = 'macros:search'").fetchone()
+    defined = conn.execute("select count(*) from duckdb_functions() where database_name = current_database() "
+                           "and function_name in ('search_terms', 'search_articles')").fetchone()[0]
+    if stored and stored[0] == fingerprint and defined == 2:
+        return
+    conn.execute(terms)
+    conn.execute(articles)
+    upsert(conn, "model_state", {"model": "macros:search", "watermark": 0, "fingerprint": fingerprint,
+                                 "built_at": datetime.now(timezone.utc).replace(tzinfo=None)})
 
 
 def ranking_sql(terms: str, k: str, topic: str, since: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,13 @@ ENV_VARS = {
     "NEWSMON_ANNOTATE_PARALLEL_FROM": "articles in a cycle from which `newsmon run` annotates in worker processes (default 200)",
     "NEWSMON_DUCKDB_MEMORY": "memory cap of each DuckDB connection (default 4GB; a cycle uses far less, a full rebuild of 1M articles ~3 GB)",
     "NEWSMON_READ_COPY_BUDGET": "share of wall time the read copy may cost (default 0.1; 0 = refresh it every cycle)",
+    "NEWSMON_STORAGE": "storage backend: duckdb (one file, default) or ducklake (catalog + Parquet files; many writers)",
+    "NEWSMON_LAKE_CATALOG": "ducklake catalog: sqlite:PATH (default: beside NEWSMON_DB, *.lake.sqlite) or "
+                            "postgres:'dbname=... host=...' (libpq keywords; the password from PGPASSWORD)",
+    "NEWSMON_LAKE_DATA": "ducklake data folder for the Parquet files (default: beside NEWSMON_DB, *.lake/), "
+                         "or s3://bucket/prefix/ (httpfs; credentials from the usual AWS_* variables)",
 }
+STORAGE_BACKENDS = ("duckdb", "ducklake")
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
@@ -87,6 +94,32 @@ class Settings:
     annotate_processes: int = 2
     annotate_parallel_from: int = 200
     read_copy_budget: float = 0.1
+    storage: str = "duckdb"
+    lake_catalog: str | None = None       # None: sqlite beside db_path (see lake_catalog_url)
+    lake_data: str | None = None          # None: a folder beside db_path
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGE_BACKENDS:
+            raise ValueError(f"storage backend {self.storage!r} is not one of {', '.join(STORAGE_BACKENDS)} "
+                             "(NEWSMON_STORAGE)")
+
+    @property
+    def lake_catalog_url(self) -> str:
+        """`sqlite:PATH` or `postgres:CONNINFO`; the default sits beside db_path."""
+        return self.lake_catalog or f"sqlite:{self.db_path.with_suffix('.lake.sqlite')}"
+
+    @property
+    def lake_data_path(self) -> str:
+        if self.lake_data:
+            return self.lake_data if self.lake_data.endswith("/") else self.lake_data + "/"
+        return f"{self.db_path.with_suffix('.lake')}/"
+
+    @property
+    def store_name(self) -> str:
+        """How messages name the store: the file, or the lake's catalog (its password never shown)."""
+        if self.storage == "duckdb":
+            return str(self.db_path)
+        return f"ducklake {redact_conninfo(self.lake_catalog_url)}"
 
     @classmethod
     def from_env(cls, config_dir: str | Path | None = None, db_path: str | Path | None = None) -> "Settings":
@@ -112,4 +145,13 @@ class Settings:
             annotate_processes=max(1, _env_int("NEWSMON_ANNOTATE_PROCESSES", 2)),
             annotate_parallel_from=max(1, _env_int("NEWSMON_ANNOTATE_PARALLEL_FROM", 200)),
             read_copy_budget=max(0.0, _env_float("NEWSMON_READ_COPY_BUDGET", 0.1)),
+            storage=(os.environ.get("NEWSMON_STORAGE") or "duckdb").strip().lower(),
+            lake_catalog=os.environ.get("NEWSMON_LAKE_CATALOG") or None,
+            lake_data=os.environ.get("NEWSMON_LAKE_DATA") or None,
         )
+
+
+def redact_conninfo(text: str) -> str:
+    """`password=secret` and `user:secret@` become `password=***` and `user:***@`, for logs."""
+    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
+    return re.sub(r"(//[^:/@\s]+:)[^@\s]+@", r"\1***@", text)

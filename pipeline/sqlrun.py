@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config
-from pipeline.store import SQL_DIR, transaction
+from pipeline.store import SQL_DIR, insert_new, retrying, serialize, snapshot_id, transaction, upsert
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,9 @@ def _fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, by_name: dict[st
 def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> str | None:
     row = conn.execute(
         "select 'table' from duckdb_tables() where table_name = $n and schema_name = 'main' "
-        "union all select 'view' from duckdb_views() where view_name = $n and schema_name = 'main'",
+        "and database_name = current_database() "
+        "union all select 'view' from duckdb_views() where view_name = $n and schema_name = 'main' "
+        "and database_name = current_database()",
         {"n": name}).fetchone()
     return row[0] if row else None
 
@@ -211,8 +213,13 @@ def _build_incremental(conn: duckdb.DuckDBPyConnection, model: Model, by_name: d
         match = model.delete_where or " and ".join(f"t.{k} = k.{k}" for k in model.unique_key)
         conn.execute(f"delete from {model.name} t using changed_keys k where {match}")
         conn.execute(f"insert into {model.name} by name {model.sql}")
-    conn.execute("insert or replace into model_state values (?, ?, ?, now())", [model.name, top, fingerprint])
+    _set_state(conn, model.name, top, fingerprint)
     return "full" if rebuild else "incremental"
+
+
+def _set_state(conn: duckdb.DuckDBPyConnection, model: str, watermark: int, fingerprint: str) -> None:
+    upsert(conn, "model_state", {"model": model, "watermark": watermark, "fingerprint": fingerprint,
+                                 "built_at": datetime.now(timezone.utc).replace(tzinfo=None)})
 
 
 def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None:
@@ -275,7 +282,7 @@ def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = N
         if timings is not None:
             timings[model.name] = time.perf_counter() - started
     if changed:
-        conn.execute("insert or replace into model_state values (?, ?, '', now())", [_GENERATION, generation])
+        _set_state(conn, _GENERATION, generation, "")
     return built
 
 
@@ -298,6 +305,7 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
     """
     new_ids: list[str] = []
     generation = _generation(conn)
+    snapshot = snapshot_id(conn)        # what the rules read: `alerts show --as-of` reopens it
     for name, sql in alert_queries().items():
         started = time.perf_counter()
         names, values = _rule_variables_read(conn, sql)
@@ -308,18 +316,18 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
         if same_rules and state[0] >= generation and not _EVERY_CYCLE.search(sql):
             continue
         conn.execute("set variable alert_since = " + (str(int(state[0])) if same_rules else "null"))
-        rows = conn.execute(
+        conn.execute(
             f"""
-            insert or ignore into alerts by name
-            select c.*, $cycle_id as cycle_id, $now as detected_at
+            create or replace temp table _raised as
+            select c.*, $cycle_id as cycle_id, $now as detected_at, $snapshot::bigint as snapshot_id
             from ({sql}) c
             where c.alert_id not in (select alert_id from alerts)
-            returning alert_id
             """,
-            {"cycle_id": cycle_id, "now": now},
-        ).fetchall()
-        conn.execute("insert or replace into model_state values (?, ?, ?, now())",
-                     ["alert:" + name, generation, fingerprint])
+            {"cycle_id": cycle_id, "now": now, "snapshot": snapshot},
+        )
+        insert_new(conn, "alerts", "select * from _raised")
+        rows = conn.execute("select distinct alert_id from _raised order by alert_id").fetchall()
+        _set_state(conn, "alert:" + name, generation, fingerprint)
         new_ids.extend(r[0] for r in rows)
         log.info("%s: %d new alert(s)", name, len(rows))
         if timings is not None:
@@ -330,12 +338,22 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
 def run_models(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
     """Build every model in one transaction (readers never see half of them)."""
     set_rule_variables(conn, config, now)
-    with transaction(conn):
-        return build_models(conn)
+
+    def attempt() -> list[str]:
+        with transaction(conn):
+            serialize(conn, "models")         # two builders at once: the later one retries
+            return build_models(conn)
+
+    return retrying(attempt, "build models")
 
 
 def run_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str, now: datetime) -> list[str]:
     """Raise alerts from the built models in one transaction; returns the new alert ids."""
     set_rule_variables(conn, config, now)
-    with transaction(conn):
-        return raise_alerts(conn, cycle_id, now)
+
+    def attempt() -> list[str]:
+        with transaction(conn):
+            serialize(conn, "models")
+            return raise_alerts(conn, cycle_id, now)
+
+    return retrying(attempt, "raise alerts")

@@ -1,14 +1,29 @@
-"""DuckDB: open with migrations, read pipeline state, load one cycle in one idempotent transaction."""
+"""The store: open it (a DuckDB file or a DuckLake) with migrations, read pipeline state, load one
+cycle in one idempotent transaction.
+
+Two backends run the same tables, SQL models and alerts (settings.storage):
+- `duckdb`: one file, one writing process at a time (the laptop default);
+- `ducklake`: the DuckLake extension, a catalog in SQLite or PostgreSQL and the data as Parquet files
+  in a folder or on object storage; many processes write at once, every commit is a snapshot.
+DuckLake has no PRIMARY KEY, so every write that relies on a key goes through `insert_new` or
+`upsert` (a MERGE on the key, declared once in sql/schema), and each load takes the next value of
+the one-row `load_clock`: two loads that commit at the same time conflict on that row, the loser is
+retried on the new snapshot (`retrying`), so load sequence numbers are committed in order and no
+article is stored twice.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import random
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -17,18 +32,20 @@ from pipeline.config import ActorConfig
 from pipeline.dedup import assign_stories
 from pipeline.records import Annotation, Article, FeedState, PollResult, to_row
 from pipeline.schedule import Schedule, next_schedule, parse_retry_after
-from pipeline.settings import SQL_DIR, Settings
+from pipeline.settings import SQL_DIR, Settings, redact_conninfo
 
 log = logging.getLogger(__name__)
 
 _MIGRATION = re.compile(r"^(\d+)_[a-z0-9_]+\.sql$")
+LAKE = "lake"                      # the name the DuckLake is attached under (analysts may pick another)
+_T = TypeVar("_T")
 
 
 class StoreError(Exception):
-    """The database cannot be used (locked, read-only, not a DuckDB file); message is one clear line."""
+    """The store cannot be used (locked, read-only, not a DuckDB file); message is one clear line."""
 
 
-def _explain(db_path: Path, exc: Exception) -> StoreError:
+def _explain(db_path: Path | str, exc: Exception) -> StoreError:
     msg = str(exc)
     if "Could not set lock" in msg or "Conflicting lock" in msg:
         pid = re.search(r"PID (\d+)", msg)
@@ -38,7 +55,7 @@ def _explain(db_path: Path, exc: Exception) -> StoreError:
         return StoreError(f"database {db_path} is not writable: {msg.splitlines()[0]}")
     if "not a valid DuckDB database" in msg or "Unsupported file" in msg or "invalid" in msg.lower():
         return StoreError(f"{db_path} is not a DuckDB database this version can open: {msg.splitlines()[0]}")
-    return StoreError(f"cannot open database {db_path}: {msg.splitlines()[0]}")
+    return StoreError(f"cannot open database {db_path}: {redact_conninfo(msg.splitlines()[0])}")
 
 
 @contextmanager
@@ -60,18 +77,72 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+# A commit that lost a race on a DuckLake catalog, or a catalog briefly locked: the whole transaction
+# is safe to run again on the newer snapshot.
+_RETRYABLE = ("failed to commit ducklake transaction", "transaction conflict", "database is locked",
+              "failed to query most recent snapshot", "could not serialize access", "conflict on tuple",
+              "deadlock detected", "write-write conflict")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _RETRYABLE)
+
+
+def retrying(work: Callable[[], _T], what: str, attempts: int = 30, base: float = 0.05, cap: float = 5.0,
+             sleep: Callable[[float], None] = time.sleep) -> _T:
+    """Run `work` (one whole transaction) until it commits: a retryable conflict waits a random time
+    up to base·2^n (at most `cap` seconds) and runs it again; other errors, or the last attempt's,
+    go to the caller."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except duckdb.Error as exc:
+            if not is_retryable(exc) or attempt == attempts - 1:
+                raise
+            wait = random.uniform(0, min(cap, base * 2 ** attempt))
+            log.info("%s: commit conflict (%s); retry %d in %.2f s", what, str(exc).splitlines()[0][:80],
+                     attempt + 1, wait)
+            sleep(wait)
+    raise AssertionError("unreachable")
+
+
+_CONFIG = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+
+
+def _memory_limit() -> str:
+    # a cap, not a reservation: a cycle needs ~200 MB; a first build of 1M articles ~3 GB
+    return os.environ.get("NEWSMON_DUCKDB_MEMORY") or "4GB"
+
+
+def extension_file(name: str) -> Path:
+    """The official extension binary shipped in the PyPI package duckdb-extension-<name> (never
+    downloaded at run time)."""
+    module = f"duckdb_extension_{name}"
+    try:
+        package = __import__(module)
+    except ImportError as exc:
+        raise StoreError(f"the package {module.replace('_', '-')} is not installed (it is in uv.lock)") from exc
+    path = (Path(next(iter(package.__path__))) / "extensions" / f"v{duckdb.__version__}"
+            / f"{name}.duckdb_extension")
+    if not path.is_file():
+        raise StoreError(f"no {name} extension for DuckDB {duckdb.__version__} at {path}")
+    return path
+
+
+def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    conn.execute(f"load '{extension_file(name)}'")
+
+
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the database; raises StoreError with a clear message."""
+    """Open (creating if needed) and migrate a DuckDB file; raises StoreError with a clear message."""
     db_path = Path(db_path)
     if read_only and not db_path.exists():
         raise StoreError(f"database {db_path} does not exist")
     try:
         if not read_only:
             db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(db_path), read_only=read_only, config={
-            "autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
-            # a cap, not a reservation: a cycle needs ~200 MB; a first build of 1M articles ~3 GB
-            "memory_limit": os.environ.get("NEWSMON_DUCKDB_MEMORY") or "4GB"})
+        conn = duckdb.connect(str(db_path), read_only=read_only,
+                              config={**_CONFIG, "memory_limit": _memory_limit()})
     except (duckdb.Error, OSError) as exc:
         raise _explain(db_path, exc) from None
     conn.execute("set TimeZone = 'UTC'")
@@ -84,27 +155,218 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     return conn
 
 
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach_lake_sql(settings: Settings, alias: str = LAKE, read_only: bool = False,
+                    snapshot: int | None = None) -> str:
+    """The ATTACH statement for the settings' DuckLake (what analysts run too, after loading the
+    extensions `newsmon sql --print-attach` lists)."""
+    options = [f"data_path {_quote(settings.lake_data_path)}"]
+    if read_only:
+        options.append("read_only")
+    if snapshot is not None:
+        options.append(f"snapshot_version {int(snapshot)}")
+    return f"attach {_quote('ducklake:' + settings.lake_catalog_url)} as {alias} ({', '.join(options)})"
+
+
+def lake_extensions(settings: Settings) -> list[str]:
+    kind = settings.lake_catalog_url.partition(":")[0]
+    if kind not in ("sqlite", "postgres"):
+        raise StoreError(f"ducklake catalog {settings.lake_catalog_url.split(' ')[0]!r}: use sqlite:PATH or "
+                         "postgres:CONNINFO (NEWSMON_LAKE_CATALOG)")
+    names = ["ducklake", "sqlite_scanner" if kind == "sqlite" else "postgres_scanner"]
+    if re.match(r"^[a-z0-9]+://", settings.lake_data_path):
+        names.append("httpfs")
+    return names
+
+
+def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | None = None,
+                 migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the DuckLake attached as `lake` and made the default catalog, so the
+    same unqualified SQL runs as on a file. Created and migrated on first use (not when read-only)."""
+    catalog = settings.lake_catalog_url
+    kind, _, target = catalog.partition(":")
+    names = lake_extensions(settings)
+    if kind == "sqlite":
+        if (read_only or snapshot is not None) and not Path(target).exists():
+            raise StoreError(f"ducklake catalog {target} does not exist")
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.lake_data_path:
+        Path(settings.lake_data_path).mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(config={**_CONFIG, "memory_limit": _memory_limit()})
+    try:
+        for name in names:
+            load_extension(conn, name)
+        conn.execute("set TimeZone = 'UTC'")
+        retrying(lambda: conn.execute(attach_lake_sql(settings, LAKE, read_only or snapshot is not None, snapshot)),
+                 f"attach {settings.store_name}", attempts=10)
+        conn.execute(f"use {LAKE}")
+        if migrate_schema and not read_only and snapshot is None:
+            retrying(lambda: migrate(conn), f"migrate {settings.store_name}")
+    except duckdb.Error as exc:
+        conn.close()
+        raise _explain(settings.store_name, exc) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_store(settings: Settings, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    """The pipeline's live store, on the configured backend."""
+    if settings.storage == "ducklake":
+        return connect_lake(settings, read_only, snapshot)
+    if snapshot is not None:
+        raise StoreError("snapshots (--as-of) need the ducklake backend; a DuckDB file keeps only its latest state")
+    return connect(settings.db_path, read_only)
+
+
+def open_reader(settings: Settings, live: bool = False) -> duckdb.DuckDBPyConnection:
+    """What analysts' commands read: on `duckdb` the published read copy (or the live file when
+    `live`), on `ducklake` the lake itself, read-only (its readers never block its writers)."""
+    if settings.storage == "ducklake":
+        return connect_lake(settings, read_only=True)
+    from pipeline.publish import read_copy_path
+
+    return connect(settings.db_path if live else read_copy_path(settings.db_path), read_only=True)
+
+
+def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
+    row = conn.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+    return bool(row) and row[0] == "ducklake"
+
+
+def snapshot_id(conn: duckdb.DuckDBPyConnection) -> int | None:
+    """The DuckLake snapshot the connection reads now (None on a DuckDB file)."""
+    if not is_lake(conn):
+        return None
+    db = conn.execute("select current_database()").fetchone()[0]
+    return int(conn.execute(f'select id from "{db}".current_snapshot()').fetchone()[0])
+
+
+# ---- schema ------------------------------------------------------------------------------------
+
+_CREATE = re.compile(r"create table (?:if not exists )?([a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE)
+
+
+def _table_bodies(sql: str) -> Iterator[tuple[str, str, int, int]]:
+    """(table, body, start, end) of each CREATE TABLE (...) in a schema file."""
+    for m in _CREATE.finditer(sql):
+        depth, i = 1, m.end()
+        while depth and i < len(sql):
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            i += 1
+        yield m.group(1).lower(), sql[m.end():i - 1], m.end(), i - 1
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+@lru_cache(maxsize=None)
+def table_keys(schema_dir: Path = SQL_DIR / "schema") -> dict[str, tuple[str, ...]]:
+    """Each table's key, as its PRIMARY KEY in sql/schema declares it (the one place keys are written)."""
+    keys: dict[str, tuple[str, ...]] = {"schema_migrations": ("version",)}
+    for path in sorted(schema_dir.glob("*.sql")):
+        for table, body, _, _ in _table_bodies(_strip_comments(path.read_text(encoding="utf-8"))):
+            composite = re.search(r"primary key\s*\(([^)]*)\)", body, re.IGNORECASE)
+            if composite:
+                keys[table] = tuple(c.strip() for c in composite.group(1).split(","))
+                continue
+            column = re.search(r"(?:^|,)\s*([a-z_][a-z0-9_]*)\s[^,]*?\bprimary key\b", body, re.IGNORECASE)
+            if column:
+                keys[table] = (column.group(1),)
+    return keys
+
+
+def without_keys(sql: str) -> str:
+    """A schema file for DuckLake, which has no PRIMARY KEY/UNIQUE: the key clauses dropped (the
+    writers keep keys unique themselves, see insert_new/upsert)."""
+    sql = _strip_comments(sql)
+    sql = re.sub(r",\s*primary key\s*\([^)]*\)", "", sql, flags=re.IGNORECASE)
+    return re.sub(r"\s+primary key\b", "", sql, flags=re.IGNORECASE)
+
+
 def migrate(conn: duckdb.DuckDBPyConnection, schema_dir: Path = SQL_DIR / "schema") -> list[int]:
     """Apply sql/schema/NNN_*.sql files not yet applied, each in its own transaction."""
-    conn.execute("create table if not exists schema_migrations "
-                 "(version integer primary key, name varchar, applied_at timestamp default current_timestamp)")
+    lake = is_lake(conn)
+    ddl = ("create table if not exists schema_migrations "
+           "(version integer primary key, name varchar, applied_at timestamp default current_timestamp)")
+    conn.execute(without_keys(ddl) if lake else ddl)
     done = {v for (v,) in conn.execute("select version from schema_migrations").fetchall()}
     applied = []
     for path in sorted(schema_dir.glob("*.sql")):
         m = _MIGRATION.match(path.name)
         if not m or int(m.group(1)) in done:
             continue
+        sql = path.read_text(encoding="utf-8")
         try:
             with transaction(conn):
-                conn.execute(path.read_text(encoding="utf-8"))
+                conn.execute(without_keys(sql) if lake else sql)
                 conn.execute("insert into schema_migrations (version, name) values (?, ?)",
                              [int(m.group(1)), path.name])
         except duckdb.Error as exc:
+            if is_retryable(exc):
+                raise
             raise duckdb.Error(f"migration {path.name} failed: {str(exc).splitlines()[0]}") from exc
         applied.append(int(m.group(1)))
     if applied:
         log.info("database migrated to schema version %s", applied[-1])
     return applied
+
+
+# ---- writes that rely on a key ------------------------------------------------------------------
+
+def _key(table: str) -> tuple[str, ...]:
+    try:
+        return table_keys()[table]
+    except KeyError:
+        raise ValueError(f"table {table} declares no primary key in sql/schema") from None
+
+
+def insert_new(conn: duckdb.DuckDBPyConnection, table: str, source: str, params: object = None) -> None:
+    """Insert the rows of `source` (a query or relation name) whose key `table` does not hold yet;
+    the first of several source rows with one key wins."""
+    key = _key(table)
+    if not is_lake(conn):
+        conn.execute(f"insert or ignore into {table} by name select * from ({source})", params)
+        return
+    on = " and ".join(f"t.{k} = s.{k}" for k in key)
+    conn.execute(f"""
+        merge into {table} t
+        using (select * from ({source}) qualify row_number() over (partition by {', '.join(key)}) = 1) s
+        on {on}
+        when not matched then insert by name""", params)
+
+
+def upsert(conn: duckdb.DuckDBPyConnection, table: str, values: dict[str, object],
+           update: dict[str, str] | None = None) -> None:
+    """Insert one row, or update the stored row with the same key: `update` maps a column to an SQL
+    expression over `t.` (the stored row) and `s.` (the new one); by default every column takes the
+    new value."""
+    key = _key(table)
+    cols = list(values)
+    update = update if update is not None else {c: f"s.{c}" for c in cols if c not in key}
+    source = ", ".join(f"${c} as {c}" for c in cols)
+    sets = ", ".join(f"{c} = {e}" for c, e in update.items())
+    conn.execute(f"""
+        merge into {table} t using (select {source}) s on {' and '.join(f't.{k} = s.{k}' for k in key)}
+        {'when matched then update set ' + sets if sets else ''}
+        when not matched then insert ({', '.join(cols)}) values ({', '.join('s.' + c for c in cols)})""", values)
+
+
+def serialize(conn: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Take the next value of clock `name` in the current transaction. Two transactions that both
+    take it conflict on DuckLake (both rewrite the one row), so the later one retries: what is
+    written under a clock commits in clock order. On a DuckDB file (one writer) it only counts."""
+    conn.execute("update store_clock set value = value + 1 where name = ?", [name])
+    row = conn.execute("select value from store_clock where name = ?", [name]).fetchone()
+    if row is None:
+        conn.execute("insert into store_clock values (?, 1)", [name])
+        return 1
+    return int(row[0])
 
 
 def feed_states(conn: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
@@ -138,48 +400,57 @@ class LoadCounts:
 
 def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
             types: dict[str, pa.DataType] | None = None) -> int:
+    """Insert rows whose key is new (see insert_new); returns how many were inserted."""
     if not rows:
         return 0
     types = types or {}
-    before = conn.execute(f"select count(*) from {table}").fetchone()[0]
     columns = {k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]}
     conn.register("_batch", pa.table(columns))
     try:
-        conn.execute(f"insert or ignore into {table} by name select * from _batch")
+        before = conn.execute(f"select count(*) from {table}").fetchone()[0]
+        insert_new(conn, table, "select * from _batch")
+        return conn.execute(f"select count(*) from {table}").fetchone()[0] - before
     finally:
         conn.unregister("_batch")
-    return conn.execute(f"select count(*) from {table}").fetchone()[0] - before
 
 
 def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datetime,
                polls: Sequence[PollResult], articles: Sequence[Article],
                annotations: Sequence[Annotation], actors: Sequence[ActorConfig], settings: Settings) -> LoadCounts:
-    """Write one cycle in ONE transaction; rows already present (same natural key) are left alone."""
+    """Write one cycle (or one worker's share of it) in ONE transaction; rows already present (same
+    key) are left alone. On DuckLake several loads may run at once: a load that loses the commit
+    race is run again on the newer snapshot, where it finds what the winner stored."""
     new_per_feed: dict[str, int] = {}
     for a in articles:
         new_per_feed[a.feed] = new_per_feed.get(a.feed, 0) + 1
-    with transaction(conn):
-        conn.execute("insert or ignore into cycles (cycle_id, started_at) values (?, ?)", [cycle_id, started_at])
-        schedules = _upsert_feeds(conn, polls, new_per_feed, settings)
-        _insert(conn, "feed_polls", [{
-            "cycle_id": cycle_id, "feed": p.feed, "polled_at": p.polled_at, "status": p.status,
-            "http_status": p.http_status, "error": p.error, "entries": len(p.entries),
-            "new_articles": new_per_feed.get(p.feed, 0), "dropped_entries": p.dropped_entries,
-            "conditional": p.conditional, "retry_after": p.retry_after, "drop_reasons": p.drop_reasons,
-            "next_poll_at": schedules[p.feed].next_poll_at} for p in polls])
-        articles = assign_stories(conn, articles)
-        seq = conn.execute("select coalesce(max(load_seq), 0) + 1 from articles").fetchone()[0]
-        n_articles = _insert(conn, "articles", [{**to_row(a), "cycle_id": cycle_id, "load_seq": seq} for a in articles],
-                             {"simhash": pa.uint64(), "load_seq": pa.int64()})
-        seq_type = {"load_seq": pa.int64()}
-        n_topics = _insert(conn, "topic_mentions", [{**to_row(t), "load_seq": seq} for ann in annotations
-                                                    for t in ann.topics], seq_type)
-        n_actors = _insert(conn, "actor_mentions", [{**to_row(m), "load_seq": seq} for ann in annotations
-                                                    for m in ann.actors], seq_type)
-        n_stances = _insert(conn, "stances", [{**to_row(s), "load_seq": seq} for ann in annotations
-                                              for s in ann.stances], seq_type)
-        sync_registry(conn, actors)
-    return LoadCounts(n_articles, n_topics, n_actors, n_stances)
+
+    def attempt() -> LoadCounts:
+        with transaction(conn):
+            seq = serialize(conn, "load")
+            insert_new(conn, "cycles", "select $cycle_id as cycle_id, $at as started_at",
+                       {"cycle_id": cycle_id, "at": started_at})
+            schedules = _upsert_feeds(conn, polls, new_per_feed, settings)
+            _insert(conn, "feed_polls", [{
+                "cycle_id": cycle_id, "feed": p.feed, "polled_at": p.polled_at, "status": p.status,
+                "http_status": p.http_status, "error": p.error, "entries": len(p.entries),
+                "new_articles": new_per_feed.get(p.feed, 0), "dropped_entries": p.dropped_entries,
+                "conditional": p.conditional, "retry_after": p.retry_after, "drop_reasons": p.drop_reasons,
+                "next_poll_at": schedules[p.feed].next_poll_at} for p in polls])
+            stored = assign_stories(conn, articles)
+            n_articles = _insert(conn, "articles",
+                                 [{**to_row(a), "cycle_id": cycle_id, "load_seq": seq} for a in stored],
+                                 {"simhash": pa.uint64(), "load_seq": pa.int64()})
+            seq_type = {"load_seq": pa.int64()}
+            n_topics = _insert(conn, "topic_mentions", [{**to_row(t), "load_seq": seq} for ann in annotations
+                                                        for t in ann.topics], seq_type)
+            n_actors = _insert(conn, "actor_mentions", [{**to_row(m), "load_seq": seq} for ann in annotations
+                                                        for m in ann.actors], seq_type)
+            n_stances = _insert(conn, "stances", [{**to_row(s), "load_seq": seq} for ann in annotations
+                                                  for s in ann.stances], seq_type)
+            sync_registry(conn, actors)
+        return LoadCounts(n_articles, n_topics, n_actors, n_stances)
+
+    return retrying(attempt, f"load {cycle_id}")
 
 
 def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: dict[str, int],
@@ -196,30 +467,34 @@ def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], 
         out[p.feed] = sched
         conn.execute(
             """
-            insert into feeds as f (feed, url, etag, last_modified, last_polled_at, last_status, last_http_status,
-                               last_error, last_success_at, consecutive_failures, articles_total, failure_score,
-                               poll_interval, next_poll_at, last_unconditional_at, unhealthy, feed_hint_seconds)
-            values ($feed, $url, $etag, $lm, $at, $status, $http, $error, case when $ok then $at end,
-                    case when $ok then 0 else 1 end, $new, $score, $interval, $next,
-                    case when not $conditional then $at end, $unhealthy, $hint)
-            on conflict (feed) do update set
-                url = excluded.url,
-                etag = case when $ok then excluded.etag else f.etag end,
-                last_modified = case when $ok then excluded.last_modified else f.last_modified end,
-                last_polled_at = excluded.last_polled_at,
-                last_status = excluded.last_status,
-                last_http_status = excluded.last_http_status,
-                last_error = excluded.last_error,
-                last_success_at = coalesce(excluded.last_success_at, f.last_success_at),
+            merge into feeds f
+            using (select $feed as feed, $url as url, $etag as etag, $lm as last_modified, $at as last_polled_at,
+                          $status as last_status, $http as last_http_status, $error as last_error,
+                          case when $ok then $at end as last_success_at,
+                          case when $ok then 0 else 1 end as consecutive_failures, $new as articles_total,
+                          $score as failure_score, $interval as poll_interval, $next as next_poll_at,
+                          case when not $conditional then $at end as last_unconditional_at,
+                          $unhealthy as unhealthy, $hint as feed_hint_seconds) s
+            on f.feed = s.feed
+            when matched then update set
+                url = s.url,
+                etag = case when $ok then s.etag else f.etag end,
+                last_modified = case when $ok then s.last_modified else f.last_modified end,
+                last_polled_at = s.last_polled_at,
+                last_status = s.last_status,
+                last_http_status = s.last_http_status,
+                last_error = s.last_error,
+                last_success_at = coalesce(s.last_success_at, f.last_success_at),
                 consecutive_failures = case when $ok then 0 else f.consecutive_failures + 1 end,
-                articles_total = f.articles_total + excluded.articles_total,
-                failure_score = excluded.failure_score,
-                poll_interval = excluded.poll_interval,
-                next_poll_at = excluded.next_poll_at,
-                last_unconditional_at = case when $ok and not $conditional then excluded.last_polled_at
+                articles_total = f.articles_total + s.articles_total,
+                failure_score = s.failure_score,
+                poll_interval = s.poll_interval,
+                next_poll_at = s.next_poll_at,
+                last_unconditional_at = case when $ok and not $conditional then s.last_polled_at
                                              else f.last_unconditional_at end,
-                unhealthy = excluded.unhealthy,
-                feed_hint_seconds = coalesce(excluded.feed_hint_seconds, f.feed_hint_seconds)
+                unhealthy = s.unhealthy,
+                feed_hint_seconds = coalesce(s.feed_hint_seconds, f.feed_hint_seconds)
+            when not matched then insert by name
             """,
             {"feed": p.feed, "url": p.url, "etag": p.etag, "lm": p.last_modified, "at": p.polled_at,
              "status": p.status, "http": p.http_status, "error": p.error, "ok": ok, "new": new_items,
@@ -230,10 +505,16 @@ def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], 
 
 
 def sync_registry(conn: duckdb.DuckDBPyConnection, actors: Sequence[ActorConfig]) -> None:
-    """Mirror actors.yaml into the `actors` table so marts can tell registered actors by name."""
+    """Mirror actors.yaml into the `actors` table so marts can tell registered actors by name
+    (rewritten only when the registry changed: on DuckLake every rewrite leaves files behind)."""
+    rows = [{"actor_id": a.id, "name": a.name, "type": a.type, "country": a.country,
+             "wikidata": a.wikidata, "aliases": list(a.aliases)} for a in actors]
+    stored = conn.execute("select actor_id, name, type, country, wikidata, aliases from actors "
+                          "order by actor_id").fetchall()
+    if stored == sorted((tuple(r.values()) for r in rows), key=lambda r: r[0]):
+        return
     conn.execute("delete from actors")
-    _insert(conn, "actors", [{"actor_id": a.id, "name": a.name, "type": a.type, "country": a.country,
-                              "wikidata": a.wikidata, "aliases": list(a.aliases)} for a in actors])
+    _insert(conn, "actors", rows)
 
 
 def finish_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, finished_at: datetime, **counts: int) -> None:

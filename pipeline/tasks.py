@@ -43,7 +43,7 @@ def batch_by_feed(entries: list[FeedEntry], size: int = BATCH_ENTRIES, limit: in
 def poll(run_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
     folder = run_dir(settings, run_id)
-    conn = store.connect(settings.db_path)
+    conn = store.open_store(settings)
     try:
         polls = poll_stage(conn, config, settings, now)
         entries = select_new_entries(conn, polls)
@@ -74,32 +74,48 @@ def annotate(article_file: str, settings: Settings | None = None) -> str:
     return str(staging.dump(path.with_name(path.name.replace("articles-", "annotations-")), annotations))
 
 
-def _articles(folder: Path) -> list:
-    """Every batch's articles, near-identical pages reached under two URLs kept once."""
-    return dedupe_articles([a for p in sorted(folder.glob("articles-*.parquet")) for a in staging.load_articles(p)])
+def _batch_polls(annotation_file: Path) -> list:
+    """The polls one batch records: those of its feeds, and batch 0 also those of the feeds in no
+    batch (not modified, failed, nothing new), so every poll is recorded exactly once."""
+    base = annotation_file.parent
+    index = annotation_file.name.removeprefix("annotations-")
+    feeds_of = {p.name.removeprefix("entries-"): {e.feed for e in staging.load_entries(p)}
+                for p in base.glob("entries-*.parquet")}
+    mine = feeds_of.get(index, set())
+    anywhere = set().union(*feeds_of.values()) if feeds_of else set()
+    first = min(feeds_of, default=index) == index
+    return [p for p in staging.load_polls(base / "polls.parquet")
+            if p.feed in mine or (first and p.feed not in anywhere)]
 
 
-def load(folder: str, cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+def load(annotation_file: str, cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    """Load one batch (its articles, annotations and polls) and index it for search. Mapped: on the
+    ducklake backend the batches load at the same time (conflicting commits are retried), on a
+    DuckDB file one after another (the one-slot pool)."""
     settings, config = _context(settings)
-    base = Path(folder)
-    polls = staging.load_polls(base / "polls.parquet")
-    articles = _articles(base)
+    path = Path(annotation_file)
+    articles = dedupe_articles(staging.load_articles(path.with_name(path.name.replace("annotations-", "articles-"))))
     kept = {a.article_id for a in articles}
-    annotations = [a for p in sorted(base.glob("annotations-*.parquet")) for a in staging.load_annotations(p)
-                   if a.article_id in kept]
-    conn = store.connect(settings.db_path)
+    annotations = [a for a in staging.load_annotations(path) if a.article_id in kept]
+    conn = store.open_store(settings)
     try:
-        counts = store.load_cycle(conn, cycle_id, now, polls, articles, annotations, config.actors, settings)
+        counts = store.load_cycle(conn, cycle_id, now, _batch_polls(path), articles, annotations, config.actors,
+                                  settings)
         index_stage(conn)
     finally:
         conn.close()
-    return {"run_dir": folder, "new_articles": counts.new_articles, "actor_mentions": counts.actor_mentions,
-            "stances": counts.stances}
+    return {"new_articles": counts.new_articles, "actor_mentions": counts.actor_mentions, "stances": counts.stances}
+
+
+def total(loaded: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mapped loads' counts added up."""
+    keys = ("new_articles", "actor_mentions", "stances")
+    return {k: sum(int(d.get(k, 0)) for d in loaded) for k in keys}
 
 
 def models(settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
-    conn = store.connect(settings.db_path)
+    conn = store.open_store(settings)
     try:
         built = models_stage(conn, config)
     finally:
@@ -109,7 +125,7 @@ def models(settings: Settings | None = None) -> dict[str, Any]:
 
 def alerts(cycle_id: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings, config = _context(settings)
-    conn = store.connect(settings.db_path)
+    conn = store.open_store(settings)
     try:
         summary = CycleSummary(cycle_id)
         alerts_stage(conn, config, summary, now)
@@ -125,10 +141,11 @@ def notify(cycle_id: str, now: datetime, counts: dict[str, Any], settings: Setti
                            new_articles=counts.get("new_articles", 0), actor_mentions=counts.get("actor_mentions", 0),
                            stances=counts.get("stances", 0))
     summary.alerts_raised = [{"alert_id": a} for a in counts.get("alert_ids", [])]
-    conn = store.connect(settings.db_path)
+    conn = store.open_store(settings)
     try:
         notify_stage(conn, config, summary, now)
-        conn.execute("checkpoint")
+        if settings.storage == "duckdb":
+            conn.execute("checkpoint")
     finally:
         conn.close()
     return {"sent": summary.alerts_sent, "failed": summary.deliveries_failed, "pending": summary.alerts_pending}
@@ -138,6 +155,8 @@ def publish_read_copy(settings: Settings | None = None) -> dict[str, Any]:
     from pipeline.publish import publish
 
     settings = settings or Settings.from_env()
+    if settings.storage != "duckdb":      # analysts read the lake itself
+        return {"read_copy": None, "staging_pruned": prune_staging(settings)}
     return {"read_copy": str(publish(settings.db_path)), "staging_pruned": prune_staging(settings)}
 
 

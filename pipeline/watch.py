@@ -29,8 +29,11 @@ class WatchStats:
 
 def next_due(settings: Settings) -> datetime | None:
     """The earliest next_poll_at over all feeds (None: no feed state yet, poll now)."""
-    conn = store.connect(settings.db_path, read_only=True) if settings.db_path.exists() else None
-    if conn is None:
+    if settings.storage == "duckdb" and not settings.db_path.exists():
+        return None
+    try:
+        conn = store.open_store(settings, read_only=True)
+    except store.StoreError:          # no lake yet
         return None
     try:
         row = conn.execute("select min(next_poll_at) from feeds").fetchone()

@@ -121,8 +121,10 @@ def test_demo_command_shows_the_story(tmp_path, capsys):
     from datetime import datetime, timezone
 
     from pipeline.digest import write_digest
+    from pipeline.settings import Settings
 
-    digest = write_digest(tmp_path / "demo" / "newsmon-demo.read.duckdb", tmp_path / "digests",
+    demo = Settings.from_env(None, tmp_path / "demo" / "newsmon-demo.duckdb")   # reads its read copy
+    digest = write_digest(demo, tmp_path / "digests",
                           datetime(2026, 2, 27, 13, tzinfo=timezone.utc)).read_text()
     assert "[new_actor] New actor in the story: Alexander Stubb" in digest
     assert "[stance_change] Stance change: Russian State Duma on peacekeeping: oppose -> support" in digest

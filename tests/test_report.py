@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from pipeline.cli import main
+from pipeline.settings import Settings
 from tests.conftest import ROOT
 
 ARTIFACTS = Path(os.environ.get("NEWSMON_TEST_ARTIFACTS") or ROOT / "test-artifacts")
@@ -140,7 +141,7 @@ def test_a_database_without_marts_is_a_clear_error_and_empty_marts_a_page_that_s
     conn = store.connect(db)
     run_models(conn, load_config(ROOT / "config"))
     conn.close()
-    page = build_report(db, tmp_path).path.read_text()
+    page = build_report(Settings.from_env(None, db), tmp_path, live=True).path.read_text()
     assert "No stance evidence yet." in page and "No alerts yet." in page and "from cycle <code>none</code>" in page
 
 

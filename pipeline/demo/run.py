@@ -52,7 +52,8 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, base_config: P
         echo(f"database: {db_path}")
         from pipeline.report import build_report
 
-        report = build_report(Path(summaries[-1].read_copy or db_path), demo_dir / "report")
+        report = build_report(settings, demo_dir / "report", live=settings.storage == "duckdb"
+                              and not summaries[-1].read_copy)
         echo(f"analyst report (open in a browser, works offline): {report.path}")
         echo(f"try: .venv/bin/newsmon sql \"select alert_type, actor_name, topic, summary from alerts\" --db {db_path}")
     return summaries
