@@ -48,7 +48,7 @@ def load_extension(conn: duckdb.DuckDBPyConnection) -> None:
 
 def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
     """The analysts' macros, stored in the database (they need `fts` loaded to be called):
-    `search_terms(query)` and `search_articles(query, k := 20, in_topic := NULL, since := NULL)`."""
+    `search_terms(query)` and `search_articles(query, k := 20, in_topic := '', since := '')` ('': any)."""
     stop = ", ".join(f"'{w}'" for w in STOPWORDS)
     terms = f"""
         create or replace macro search_terms(q) as table
@@ -56,8 +56,10 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
             from (select unnest(regexp_split_to_array(lower(q), '{TOKEN}')) as w)
             where length(w) > 1 and w not in ({stop})
     """
-    articles = ("create or replace macro search_articles(q, k := 20, in_topic := NULL, since := NULL) as table "
-                + ranking_sql("select term from search_terms(q)", "k", "in_topic", "since") + """
+    # defaults are '' rather than NULL: DuckLake cannot store a macro whose default is a NULL
+    articles = ("create or replace macro search_articles(q, k := 20, in_topic := '', since := '') as table "
+                + ranking_sql("select term from search_terms(q)", "k", "nullif(in_topic, '')",
+                              "cast(nullif(cast(since as varchar), '') as timestamp)") + """
         select a.article_id, round(r.score, 4) as score, r.matched_terms, a.published_at, a.title, a.url,
                a.source_domain
         from ranked r join search_docs d using (doc_id) join articles a using (article_id)

@@ -6,13 +6,15 @@ from datetime import datetime
 import pytest
 
 from pipeline import store
+from tests.conftest import BACKENDS, open_test_store
 from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables, set_variables
 from tests.test_sql_models import add_mention, add_stance, add_topic, ts
 
 
-@pytest.fixture
-def conn(tmp_path, default_config):
-    c = store.connect(tmp_path / "m.duckdb")
+@pytest.fixture(params=BACKENDS)
+def conn(request, tmp_path, default_config):
+    """Every mart test runs on both storage backends."""
+    c = open_test_store(tmp_path, request.param)
     set_rule_variables(c, default_config, now=ts(27))
     c.execute("insert into actors (actor_id, name, type) values ('duma', 'Russian State Duma', 'legislature')")
     yield c

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline import store
 from pipeline.cli import main
+from tests.conftest import BACKENDS, open_test_store
 from pipeline.search import define_macros, index_new, load_extension, search, seal
 
 
@@ -36,8 +37,9 @@ def add_articles(conn, docs: dict[str, tuple[str, str]], seq: int) -> None:
                       now.replace(day=1 + i), now, text, seq])
 
 
-def test_scores_are_bm25_over_the_whole_index(tmp_path):
-    conn = store.connect(tmp_path / "s.duckdb")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scores_are_bm25_over_the_whole_index(tmp_path, backend):
+    conn = open_test_store(tmp_path, backend, "s")
     add_articles(conn, {"a": ("Truce", "truce truce talks"), "b": ("Summit", "talks summit summit summit"),
                         "c": ("Weather", "rain rain snow")}, seq=1)
     assert index_new(conn) == 3

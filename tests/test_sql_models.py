@@ -7,7 +7,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from pipeline import store
+from tests.conftest import BACKENDS, open_test_store
 from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables
 
 
@@ -15,9 +15,10 @@ def ts(day: int, hour: int = 12) -> datetime:
     return datetime(2026, 2, day, hour)
 
 
-@pytest.fixture
-def conn(tmp_path, default_config):
-    c = store.connect(tmp_path / "m.duckdb")
+@pytest.fixture(params=BACKENDS)
+def conn(request, tmp_path, default_config):
+    """Every model test runs on both storage backends: the same SQL must give the same rows."""
+    c = open_test_store(tmp_path, request.param)
     set_rule_variables(c, default_config)
     c.execute("insert into actors (actor_id, name, type) values ('duma', 'Russian State Duma', 'legislature'), "
               "('starmer', 'Keir Starmer', 'person')")

@@ -49,7 +49,7 @@ def run_demo(data_dir: Path, echo: Callable[[str], None] = print, base_config: P
             summaries.append(summary)
             echo(format_summary(summary))
         echo(f"\nlocal webhook received {len(hook.received)} message(s)")
-        echo(f"database: {db_path}")
+        echo(f"database: {settings.store_name}")
         from pipeline.report import build_report
 
         report = build_report(settings, demo_dir / "report", live=settings.storage == "duckdb"
