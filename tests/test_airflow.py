@@ -113,6 +113,28 @@ def test_dag_test_runs_a_cycle_against_the_demo_site(tmp_path, demo_site, webhoo
 
 
 @pytest.mark.slow
+def test_dag_test_on_the_ducklake_backend_gives_the_same_alerts(tmp_path, demo_site, webhook, monkeypatch, dagbag):
+    from pipeline import store
+    from pipeline.settings import Settings
+
+    demo_environment(tmp_path, demo_site, webhook, monkeypatch, "dag.duckdb")
+    monkeypatch.setenv("NEWSMON_STORAGE", "ducklake")
+    run = dagbag.get_dag("news_monitor").test()
+    assert run.state == "success"
+    conn = store.open_reader(Settings.from_env())
+    try:
+        got = conn.execute("select alert_type, actor_id, topic, snapshot_id is not null, sent_at is not null "
+                           "from alerts order by alert_type, actor_id").fetchall()
+        assert conn.execute("select count(*), count(distinct article_id) from articles").fetchone() == (22, 22)
+    finally:
+        conn.close()
+    assert got == [("new_actor", "alexander-stubb", "coalition", True, True),
+                   ("stance_change", "russian-state-duma", "peacekeeping", True, True)]
+    assert not (tmp_path / "dag.read.duckdb").exists()      # analysts read the lake itself
+    assert len(webhook.received) == 2
+
+
+@pytest.mark.slow
 def test_continuous_dag_waits_for_a_due_feed_then_runs_one_cycle(tmp_path, demo_site, webhook, monkeypatch, dagbag):
     from pipeline import tasks
     from pipeline.settings import Settings

@@ -179,10 +179,11 @@ def _article(i: int, writer: int) -> tuple[Article, Annotation]:
     return art, ann
 
 
-def _writer(settings: Settings, writer: int, ids: list[int], out: str) -> None:
+def _writer(settings: Settings, writer: int, ids: list[int], out: str, start) -> None:
     """Load `ids` in batches of BATCH, each batch one transaction (a mapped load task's work)."""
     config = load_config(settings.config_dir)
     conn = store.open_store(settings)
+    start.wait(timeout=120)             # all writers begin together
     started = time.perf_counter()
     for first in range(0, len(ids), BATCH):
         pairs = [_article(i, writer) for i in ids[first:first + BATCH]]
@@ -236,14 +237,17 @@ def _hammer(settings: Settings, tmp_path: Path) -> None:
     reader = ctx.Process(target=_reader, args=(settings, stop, str(tmp_path / "reader.json")))
     alerter = ctx.Process(target=_alerter, args=(settings, stop, str(tmp_path / "alerter.json")))
     writers = []
+    start = ctx.Barrier(WRITERS)
     for w in range(WRITERS):
         mine = all_ids[w * PER_WRITER:(w + 1) * PER_WRITER]
-        # each writer also carries SHARED articles of the next writer's share: the same article
+        rest = mine[SHARED:]
+        random.Random(w).shuffle(rest)
+        # the first batch of each writer also carries the first SHARED articles of the next writer's
+        # share, which that writer loads in its own first batch at the same moment: the same article
         # arriving through two feeds at once must still be stored once
         shared = all_ids[((w + 1) % WRITERS) * PER_WRITER:][:SHARED]
-        ids = mine + shared
-        random.Random(w).shuffle(ids)
-        writers.append(ctx.Process(target=_writer, args=(settings, w, ids, str(tmp_path / f"w{w}.json"))))
+        ids = shared + mine[:SHARED] + rest
+        writers.append(ctx.Process(target=_writer, args=(settings, w, ids, str(tmp_path / f"w{w}.json"), start)))
     reader.start()
     alerter.start()
     for p in writers:
