@@ -22,10 +22,16 @@ START = datetime(2025, 1, 1)
 
 
 def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1, days: int = 400,
-             start: datetime = START) -> None:
+             start: datetime = START, with_articles: bool = True) -> None:
     """Rows for article numbers [first, first + articles), all with load_seq `seq`, published over
-    `days` days from `start`."""
+    `days` days from `start` (`with_articles=False`: only their mentions and stances)."""
     last = first + articles
+    if with_articles:
+        _articles(conn, first, last, seq, days, start)
+    _annotations(conn, first, last, per_article, seq)
+
+
+def _articles(conn, first: int, last: int, seq: int, days: int, start: datetime) -> None:
     conn.execute(f"""
         insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, fetched_at,
                               text, extracted, story_id, load_seq, completeness)
@@ -36,6 +42,9 @@ def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1
                '', true, case when i % 7 = 0 then 'a' || (i - 1) end, {seq}, 'full'
         from range({first}, {last}) t(i)
     """)
+
+
+def _annotations(conn, first: int, last: int, per_article: int, seq: int) -> None:
     conn.execute(f"""
         insert into actor_mentions
         select 'a' || i, actor, actor, known, 'PERSON', j % 20, j * 40, actor, {seq}

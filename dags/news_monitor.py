@@ -79,6 +79,10 @@ def news_monitor():
 
         return tasks.annotate(article_file)
 
+    @task
+    def gathered(annotation_files: list[str]) -> list[str]:
+        return list(annotation_files)
+
     @task(pool=LOAD_POOL, max_active_tis_per_dagrun=4)
     def load(annotation_file: str, **context) -> dict:
         from pipeline import tasks
@@ -112,7 +116,8 @@ def news_monitor():
     polled = poll()
     extracted = fetch_extract.expand(batch=batches(polled))   # one mapped task per batch of whole feeds
     annotated = annotate.expand(article_file=extracted)
-    loaded = load.expand(annotation_file=annotated)
+    # gathered first, so every load is released at once (not each as its batch's annotation ends)
+    loaded = load.expand(annotation_file=gathered(annotated))
     publish(notify(alerts(models(loaded)), polled))
 
 

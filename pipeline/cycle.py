@@ -188,7 +188,7 @@ class CycleSummary:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
-def index_stage(conn: duckdb.DuckDBPyConnection) -> int:
+def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> int:
     """Add the newly loaded articles to the full-text index (pipeline/search.py), atomically."""
     from pipeline.search import index_new
 
@@ -197,7 +197,10 @@ def index_stage(conn: duckdb.DuckDBPyConnection) -> int:
             store.serialize(conn, "search")     # doc ids are dense: two indexers at once, the later retries
             return index_new(conn)
 
-    return store.retrying(attempt, "search index")
+    if settings is None:
+        return store.retrying(attempt, "search index")
+    with store.write_slot(settings):
+        return store.retrying(attempt, "search index")
 
 
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
@@ -254,7 +257,7 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
                 counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
                                           settings)
             with summary.timed("search_index"):
-                index_stage(conn)
+                index_stage(conn, settings)
             summary.new_articles = counts.new_articles
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (

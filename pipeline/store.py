@@ -357,6 +357,30 @@ def upsert(conn: duckdb.DuckDBPyConnection, table: str, values: dict[str, object
         when not matched then insert ({', '.join(cols)}) values ({', '.join('s.' + c for c in cols)})""", values)
 
 
+@contextmanager
+def write_slot(settings: Settings) -> Iterator[None]:
+    """On the ducklake backend, writers on this machine take turns (a blocking file lock per lake):
+    a commit that would conflict waits instead of doing its work twice. Writers on other machines
+    still meet at the catalog, where the loser of a race retries (`retrying`). A DuckDB file needs
+    nothing here (one writing process)."""
+    if settings.storage != "ducklake":
+        yield
+        return
+    import fcntl
+    import hashlib
+
+    kind, _, target = settings.lake_catalog_url.partition(":")
+    path = (Path(target + ".writers.lock") if kind == "sqlite" else
+            settings.data_dir / f".lake-{hashlib.sha1(settings.lake_catalog_url.encode()).hexdigest()[:12]}.writers.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)       # releases the lock
+
+
 def serialize(conn: duckdb.DuckDBPyConnection, name: str) -> int:
     """Take the next value of clock `name` in the current transaction. Two transactions that both
     take it conflict on DuckLake (both rewrite the one row), so the later one retries: what is
@@ -450,7 +474,8 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
             sync_registry(conn, actors)
         return LoadCounts(n_articles, n_topics, n_actors, n_stances)
 
-    return retrying(attempt, f"load {cycle_id}")
+    with write_slot(settings):
+        return retrying(attempt, f"load {cycle_id}")
 
 
 def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: dict[str, int],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,22 @@ def fetch_extract(batch: str, now: datetime, settings: Settings | None = None) -
     """Fetch and extract one batch of entries; returns the path of its articles file."""
     settings, _ = _context(settings)
     path = Path(batch)
-    articles = fetch_stage(staging.load_entries(path), settings, now)
+    with _own_workers():
+        articles = fetch_stage(staging.load_entries(path), settings, now)
     return str(staging.dump(path.with_name(path.name.replace("entries-", "articles-")), articles))
+
+
+@contextmanager
+def _own_workers():
+    """Stop the extraction worker processes when the task ends. The Airflow task runner exits
+    without running atexit hooks: workers left behind keep the task's output pipes open, and the
+    executor slot that waits for them stays taken long after the task has succeeded."""
+    from pipeline.extract import shared_pool
+
+    try:
+        yield
+    finally:
+        shared_pool().close()
 
 
 def annotate(article_file: str, settings: Settings | None = None) -> str:
@@ -101,7 +116,7 @@ def load(annotation_file: str, cycle_id: str, now: datetime, settings: Settings 
     try:
         counts = store.load_cycle(conn, cycle_id, now, _batch_polls(path), articles, annotations, config.actors,
                                   settings)
-        index_stage(conn)
+        index_stage(conn, settings)
     finally:
         conn.close()
     return {"new_articles": counts.new_articles, "actor_mentions": counts.actor_mentions, "stances": counts.stances}
@@ -187,7 +202,9 @@ def cycle(run_id: str, max_wait: float = 60.0, settings: Settings | None = None,
     wait = 0.0 if due is None else min(max((due - utcnow()).total_seconds(), 0.0), max_wait)
     if wait > 0:
         (sleep or time.sleep)(wait)
-    summary = run_cycle(config, settings, LazyAnnotator(config, settings.spacy_model), now=utcnow(), cycle_id=run_id)
+    with _own_workers():
+        summary = run_cycle(config, settings, LazyAnnotator(config, settings.spacy_model), now=utcnow(),
+                            cycle_id=run_id)
     return {"waited_s": round(wait, 1), "feeds": summary.feeds_polled, "failed": summary.feeds_failed,
             "new_articles": summary.new_articles, "alerts_raised": len(summary.alerts_raised),
             "sent": summary.alerts_sent, "pending": summary.alerts_pending,

@@ -240,70 +240,17 @@ def open_test_store(tmp_path: Path, backend: str, name: str = "m"):
 
 # --- a throwaway PostgreSQL server for DuckLake catalogs -------------------------------------------
 
-def _postgres_bin() -> Path | None:
-    import glob
-    import shutil
-
-    found = shutil.which("initdb") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)),
-                                           None)
-    return Path(found).resolve().parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
-    """Debian's PostgreSQL started for the test session on 127.0.0.1 (as the `postgres` user when
-    the tests run as root, which PostgreSQL refuses). Yields a function that creates a new empty
-    database and returns its DuckLake catalog string. Skips when PostgreSQL is not installed, unless
-    NEWSMON_REQUIRE_POSTGRES=1 (.ci/run installs it and sets that)."""
-    import os
-    import pwd
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    bindir = _postgres_bin()
-    if bindir is None:
-        if os.environ.get("NEWSMON_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL (initdb) is not installed but NEWSMON_REQUIRE_POSTGRES=1")
-        pytest.skip("Debian's postgresql is not installed (.ci/run installs it and sets NEWSMON_REQUIRE_POSTGRES=1)")
-    base = Path(tempfile.mkdtemp(prefix="newsmon-pg-"))      # pytest's own folders are 0700 to root
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = base / "data"
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "newsmon", "--no-sync",
-                    "-E", "UTF8"], check=True, capture_output=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}",
-                               "-c", "fsync=off", "-c", "max_connections=100"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                         capture_output=True).returncode != 0:
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            pytest.fail("PostgreSQL did not start")
-        time.sleep(0.2)
-    counter = iter(range(1_000_000))
-
-    def new_catalog() -> str:
-        name = f"lake_{next(counter)}"
-        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "newsmon", name],
-                       check=True, capture_output=True)
-        return f"postgres:dbname={name} host=127.0.0.1 port={port} user=newsmon"
+    """Yields a function that creates a new empty database on a session-wide PostgreSQL server and
+    returns its DuckLake catalog string (tests/postgres.py). Skips when PostgreSQL is not installed,
+    unless NEWSMON_REQUIRE_POSTGRES=1 (.ci/run installs it and sets that)."""
+    from tests.postgres import PostgresUnavailable, postgres_server as server
 
     try:
-        yield new_catalog
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(base, ignore_errors=True)
+        with server() as new_catalog:
+            yield new_catalog
+    except PostgresUnavailable as exc:
+        if os.environ.get("NEWSMON_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{exc} but NEWSMON_REQUIRE_POSTGRES=1")
+        pytest.skip(f"{exc} (.ci/run installs it and sets NEWSMON_REQUIRE_POSTGRES=1)")

@@ -5,7 +5,6 @@ from datetime import datetime
 
 import pytest
 
-from pipeline import store
 from tests.conftest import BACKENDS, open_test_store
 from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables, set_variables
 from tests.test_sql_models import add_mention, add_stance, add_topic, ts
