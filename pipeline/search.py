@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -78,25 +79,32 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
                                  "built_at": datetime.now(timezone.utc).replace(tzinfo=None)})
 
 
-def ranking_sql(terms: str, k: str, topic: str, since: str) -> str:
+def ranking_sql(terms: str, k: str, topic: str, since: str, df: str | None = None, only: str | None = None,
+                one_term: bool = False, exclude: str | None = None) -> str:
     """The BM25 ranking as a WITH chain ending in `ranked(doc_id, score, matched_terms)`: the top `k`
     documents for the terms `terms` (a subquery or a literal list), optionally only those mentioning
-    `topic` or published since `since`. The macro and `search()` both use it."""
+    `topic` or published since `since`. The macro and `search()` both use it. `search()` may pass
+    the document frequencies (`df`: a VALUES list of (term, df), the whole index's) and restrict the
+    scored documents to a candidate list (`only`: doc ids) or to all others (`exclude`). With `one_term` (a query of one stem)
+    each posting is a document's whole score, so no grouping is needed."""
+    restrict = (f" and doc_id in ({only})" if only else "") + (f" and doc_id not in ({exclude})" if exclude else "")
+    df_cte = (f"df(term, df) as (values {df})" if df else
+              "df as (select term, count(*) as df from hits group by term)")
     return f"""
         with hits as (
-            select term, doc_id, tf, dl from search_postings where term in ({terms})
+            select term, doc_id, tf, dl from search_postings where term in ({terms}){restrict}
             union all
-            select term, doc_id, tf, dl from search_tail where term in ({terms})
+            select term, doc_id, tf, dl from search_tail where term in ({terms}){restrict}
         ),
-        df as (select term, count(*) as df from hits group by term),
+        {df_cte},
         stats as (select count(*) as n, avg(len) as avgdl from search_docs),
         scored as (
             select h.doc_id,
-                   sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5))
-                       * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / s.avgdl))) as score,
-                   count(*) as matched_terms
+                   {"" if one_term else "sum("}ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5))
+                       * h.tf * 2.2 / (h.tf + 1.2 * (0.25 + 0.75 * h.dl / s.avgdl)){"" if one_term else ")"} as score,
+                   {"1" if one_term else "count(*)"} as matched_terms
             from hits h join df using (term), stats s
-            group by h.doc_id
+            {"" if one_term else "group by h.doc_id"}
         ),
         unfiltered as (      -- no filter: the top k straight from the postings
             select * from scored where {since} is null and {topic} is null
@@ -174,6 +182,68 @@ def seal(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("delete from search_tail")
 
 
+RARE_POSTINGS = 50_000     # a query's rarer terms, up to this many postings together, pick the candidates
+K1_PLUS_1 = 2.2            # BM25's term-frequency part never exceeds k1 + 1
+
+
+def _literals(terms: list[str]) -> str:
+    # the stems as literals (they are letters and digits only), so each term's row groups are found
+    # by min/max; a subquery would read every posting
+    return ", ".join("'" + t.replace("'", "''") + "'" for t in terms)
+
+
+def _ranked(conn: duckdb.DuckDBPyConnection, terms: list[str], limit: int, topic: str | None,
+            since: datetime | None) -> list[tuple[int, float, int]]:
+    """The top `limit` (doc_id, score, matched_terms), exactly as the full BM25 ranking orders them.
+
+    A common word (in a third of all articles, say) has hundreds of thousands of postings, and
+    summing them per document is what makes a query slow. When the query also has rarer terms,
+    those pick the candidates (every document containing one), which are scored in full, common
+    terms included. A document without any rare term can score at most the common terms' bound,
+    sum(idf · (k1 + 1)); if the k-th candidate already scores above that, no such document can
+    enter the top k, and the common terms' postings were only read for the candidates (MaxScore
+    pruning). Otherwise the best documents by their common terms alone (candidates left out) are
+    ranked too, and the two lists merged: still without summing common and rare postings together.
+    With no rare term, or no common one, the query is ranked in full."""
+    params = {"k": limit, "topic": topic, "since": since}
+    literals = _literals(terms)
+    if len(terms) == 1:          # nothing to prune: one pass that counts and ranks
+        return conn.execute(ranking_sql(literals, "$k", "$topic", "$since", one_term=True)
+                            + "select doc_id, score, matched_terms from ranked", params).fetchall()
+    freq = dict(conn.execute(f"""
+        select term, count(*) from (select term from search_postings where term in ({literals})
+                                    union all select term from search_tail where term in ({literals}))
+        group by term""").fetchall())
+    present = sorted((t for t in terms if t in freq), key=lambda t: freq[t])
+    if not present:
+        return []
+    df = ", ".join(f"({_literals([t])}, {freq[t]})" for t in present)
+    full = (ranking_sql(_literals(present), "$k", "$topic", "$since", df=df, one_term=len(present) == 1)
+            + "select doc_id, score, matched_terms from ranked")
+    rare: list[str] = []
+    for t in present:
+        if sum(freq[r] for r in rare) + freq[t] > RARE_POSTINGS:
+            break
+        rare.append(t)
+    common = present[len(rare):]
+    if not rare or not common:
+        return conn.execute(full, params).fetchall()
+    n, = conn.execute("select count(*) from search_docs").fetchone()
+    bound = sum(math.log(1 + (n - freq[t] + 0.5) / (freq[t] + 0.5)) * K1_PLUS_1 for t in common)
+    candidates = (f"select doc_id from search_postings where term in ({_literals(rare)}) "
+                  f"union select doc_id from search_tail where term in ({_literals(rare)})")
+    ranked = conn.execute(ranking_sql(_literals(present), "$k", "$topic", "$since", df=df, only=candidates)
+                          + "select doc_id, score, matched_terms from ranked", params).fetchall()
+    if len(ranked) == limit and ranked[-1][1] > bound:
+        return ranked
+    # a document without a rare term may still make the top k: its score is its common terms'
+    # score, so the best of those (candidates left out) compete with the candidates
+    rest = conn.execute(ranking_sql(_literals(common), "$k", "$topic", "$since", df=df, exclude=candidates,
+                                    one_term=len(common) == 1)
+                        + "select doc_id, score, matched_terms from ranked", params).fetchall()
+    return sorted(ranked + rest, key=lambda r: (-r[1], r[0]))[:limit]
+
+
 @dataclass(frozen=True)
 class Hit:
     article_id: str
@@ -212,12 +282,7 @@ def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: 
         raise SearchError("this database has no search index yet: a cycle builds it (newsmon run)") from exc
     if not terms:
         raise SearchError(f"nothing to search for in {query!r} (only stop words or punctuation)")
-    # the stems as literals (they are letters and digits only), so each term's row groups are found
-    # by min/max; a subquery would read every posting
-    literals = ", ".join("'" + t.replace("'", "''") + "'" for t in terms)
-    ranked = conn.execute(ranking_sql(literals, "$k", "$topic", "$since")
-                          + "select doc_id, score, matched_terms from ranked",
-                          {"k": limit, "topic": topic, "since": since}).fetchall()
+    ranked = _ranked(conn, terms, limit, topic, since)
     if not ranked:
         return []
     ids = [r[0] for r in ranked]
@@ -229,5 +294,9 @@ def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: 
     hits = []
     for doc_id, score, matched in ranked:
         published_at, title, url, source, text = arts[docs[doc_id]]
-        hits.append(Hit(docs[doc_id], round(score, 4), matched, published_at, title, url, source, snippet(text, terms)))
-    return sorted(hits, key=lambda h: (-h.score, -(h.published_at.timestamp() if h.published_at else 0), h.article_id))
+        hits.append((score, Hit(docs[doc_id], round(score, 4), matched, published_at, title, url, source,
+                                snippet(text, terms))))
+    # the macro's order: the exact score, then the newest, then the id (the shown score is rounded)
+    hits.sort(key=lambda sh: (-sh[0], -(sh[1].published_at.timestamp() if sh[1].published_at else 0),
+                              sh[1].article_id))
+    return [h for _, h in hits]

@@ -3,8 +3,9 @@ indexing, sealing that changes nothing, and the CLI and SQL macro analysts use."
 from __future__ import annotations
 
 import math
+import random
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def add_articles(conn, docs: dict[str, tuple[str, str]], seq: int) -> None:
         conn.execute("insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, "
                      "fetched_at, text, extracted, load_seq) values (?, ?, ?, 'f', 'x.example', ?, ?, ?, ?, true, ?)",
                      [article_id, f"https://x.example/{article_id}", f"https://x.example/{article_id}", title,
-                      now.replace(day=1 + i), now, text, seq])
+                      now + timedelta(days=i), now, text, seq])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -140,3 +141,33 @@ def test_macros_survive_in_the_file_and_need_only_the_extension(tmp_path):
     assert plain.execute("select * from search_terms('Peacekeepers, the ceasefire!')").fetchall() in (
         [("peacekeep",), ("ceasefir",)], [("ceasefir",), ("peacekeep",)])
     plain.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pruned_ranking_equals_the_full_ranking(tmp_path, backend, monkeypatch):
+    """Candidates from the rare terms, the common terms bounded: same top k as ranking everything."""
+    import pipeline.search as s
+
+    rng = random.Random(5)
+    docs = {}
+    for i in range(300):
+        words = ["truce"] * rng.randint(1, 6) + ["filler"] * rng.randint(5, 40)
+        if i % 20 == 0:
+            words += ["jeddah"] * rng.randint(1, 3)
+        if i % 7 == 0:
+            words += ["envoy"]
+        docs[f"d{i:03d}"] = (f"Title {i}", " ".join(rng.sample(words, len(words))))
+    conn = open_test_store(tmp_path, backend, "p")
+    add_articles(conn, docs, seq=1)
+    index_new(conn)
+    monkeypatch.setattr(s, "RARE_POSTINGS", 30)      # 'jeddah' (15 docs) is rare, 'truce' (300) common
+    pruned = []
+    real = s.ranking_sql
+    monkeypatch.setattr(s, "ranking_sql", lambda *a, **kw: (pruned.append(kw.get("only")), real(*a, **kw))[1])
+    for query, k in (("jeddah truce", 5), ("jeddah truce", 10), ("jeddah envoy truce", 10), ("truce", 10),
+                     ("jeddah truce", 20)):
+        got = [(h.article_id, h.score) for h in search(conn, query, limit=k)]
+        want = conn.execute("select article_id, score from search_articles(?, k := ?)", [query, k]).fetchall()
+        assert got == want, query
+    assert any(pruned), "the pruned path never ran"
+    conn.close()
