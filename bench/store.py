@@ -106,6 +106,8 @@ def history(folder: Path, size: int) -> Path:
                  f"+ to_seconds(cast(cast(substr(article_id, 2) as bigint) * (400 * 86400.0 / {size}) as bigint)), "
                  f"source_domain = 's' || (cast(substr(article_id, 2) as bigint) % 1000) || '.example', "
                  f"feed = 'feed' || (cast(substr(article_id, 2) as bigint) % 1000)")
+    # as loads would have stored them: 1,000 articles per load, in load order
+    conn.execute("update articles set load_seq = 1 + cast(substr(article_id, 2) as bigint) // 1000")
     model_bench.generate(conn, size, 10, with_articles=False)
     set_rule_variables(conn, load_config(ROOT / "config"), now=NOW)
     with store.transaction(conn):

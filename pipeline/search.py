@@ -286,11 +286,16 @@ def search(conn: duckdb.DuckDBPyConnection, query: str, limit: int = 10, topic: 
     if not ranked:
         return []
     ids = [r[0] for r in ranked]
-    docs = dict(conn.execute(f"select doc_id, article_id from search_docs where doc_id in "
-                             f"({', '.join('?' * len(ids))})", ids).fetchall())
+    rows = conn.execute(f"select doc_id, article_id, load_seq from search_docs where doc_id in "
+                        f"({', '.join('?' * len(ids))})", ids).fetchall()
+    docs = {doc_id: article_id for doc_id, article_id, _ in rows}
+    seqs = sorted({seq for _, _, seq in rows})
+    # articles are stored in load order: the loads' numbers let a scan skip every other row group
+    # (on a lake, every other file) instead of reading a million ids
     arts = {r[0]: r[1:] for r in conn.execute(
-        f"select article_id, published_at, title, url, source_domain, text from articles where article_id in "
-        f"({', '.join('?' * len(docs))})", list(docs.values())).fetchall()}
+        f"select article_id, published_at, title, url, source_domain, text from articles "
+        f"where load_seq in ({', '.join('?' * len(seqs))}) and article_id in ({', '.join('?' * len(docs))})",
+        [*seqs, *docs.values()]).fetchall()}
     hits = []
     for doc_id, score, matched in ranked:
         published_at, title, url, source, text = arts[docs[doc_id]]
