@@ -195,6 +195,7 @@ def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings | None = Non
     def attempt() -> int:
         with store.transaction(conn):
             store.serialize(conn, "search")     # doc ids are dense: two indexers at once, the later retries
+            store.label_commit(conn, "search index")
             return index_new(conn)
 
     if settings is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config
-from pipeline.store import SQL_DIR, insert_new, retrying, serialize, snapshot_id, transaction, upsert
+from pipeline.store import SQL_DIR, insert_new, label_commit, retrying, serialize, snapshot_id, transaction, upsert
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +342,7 @@ def run_models(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | 
     def attempt() -> list[str]:
         with transaction(conn):
             serialize(conn, "models")         # two builders at once: the later one retries
+            label_commit(conn, "models")
             return build_models(conn)
 
     return retrying(attempt, "build models")
@@ -354,6 +355,7 @@ def run_alerts(conn: duckdb.DuckDBPyConnection, config: Config, cycle_id: str, n
     def attempt() -> list[str]:
         with transaction(conn):
             serialize(conn, "models")
+            label_commit(conn, f"alerts {cycle_id}")
             return raise_alerts(conn, cycle_id, now)
 
     return retrying(attempt, "raise alerts")

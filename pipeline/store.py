@@ -381,6 +381,14 @@ def write_slot(settings: Settings) -> Iterator[None]:
         os.close(fd)       # releases the lock
 
 
+def label_commit(conn: duckdb.DuckDBPyConnection, what: str) -> None:
+    """On a lake, name the snapshot the current transaction will commit (`snapshots()` shows it as
+    author `newsmon` and this message, e.g. `load 20260227T120000Z`); nothing on a DuckDB file."""
+    if is_lake(conn):
+        db = conn.execute("select current_database()").fetchone()[0]
+        conn.execute(f'call "{db}".set_commit_message(\'newsmon\', ?)', [what])
+
+
 def serialize(conn: duckdb.DuckDBPyConnection, name: str) -> int:
     """Take the next value of clock `name` in the current transaction. Two transactions that both
     take it conflict on DuckLake (both rewrite the one row), so the later one retries: what is
@@ -451,6 +459,7 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
     def attempt() -> LoadCounts:
         with transaction(conn):
             seq = serialize(conn, "load")
+            label_commit(conn, f"load {cycle_id}")
             insert_new(conn, "cycles", "select $cycle_id as cycle_id, $at as started_at",
                        {"cycle_id": cycle_id, "at": started_at})
             schedules = _upsert_feeds(conn, polls, new_per_feed, settings)

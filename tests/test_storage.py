@@ -84,6 +84,9 @@ def test_alert_records_its_snapshot_and_as_of_shows_the_data_then(tmp_path, demo
     alert_id, snapshot = conn.execute("select alert_id, snapshot_id from alerts "
                                       "where alert_type = 'stance_change'").fetchone()
     assert snapshot is not None and snapshot <= store.snapshot_id(conn)
+    labels = {m for (m,) in conn.execute("select commit_message from lake.snapshots() where author = 'newsmon'").fetchall()}
+    assert {"models", "search index"} <= labels and any(m.startswith("load ") for m in labels) \
+        and any(m.startswith("alerts ") for m in labels)
     # evidence that arrives after the alert: a later support sentence
     conn.execute("insert into stances (article_id, actor_id, topic, sentence_index, stance, score, cue, via, "
                  "sentence, published_at, load_seq) select article_id, actor_id, topic, 99, 'support', 0.9, 'cue', "
