@@ -38,13 +38,24 @@ def test_dagbag_has_no_import_errors_and_every_task_is_guarded(dagbag):
     dag = dagbag.get_dag("news_monitor")
     assert dag.max_active_runs == 1 and not dag.catchup
     assert [t.task_id for t in dag.topological_sort()] == [
-        "poll", "batches", "fetch_extract", "annotate", "load", "models", "alerts", "notify", "publish"]
+        "poll", "batches", "fetch_extract", "annotate", "gathered", "load", "models", "alerts", "notify", "publish"]
+    assert dag.get_task("load").max_active_tis_per_dagrun == 4
     for t in dag.tasks:
         assert t.retries >= 1 and t.execution_timeout is not None and t.retry_exponential_backoff
         assert t.on_failure_callback  # the task-level notifier that posts to the ops channel
         assert "newsmon" in dag.tags
     db_tasks = {t.task_id for t in dag.tasks if t.pool == "newsmon_duckdb"}
     assert db_tasks == {"poll", "load", "models", "alerts", "notify", "publish"}
+
+
+def test_on_the_ducklake_backend_the_loads_leave_the_one_slot_pool(monkeypatch):
+    import runpy
+
+    monkeypatch.setenv("NEWSMON_STORAGE", "ducklake")
+    lake = runpy.run_path(str(ROOT / "dags" / "news_monitor.py"))
+    assert lake["LOAD_POOL"] == "default_pool" and lake["DUCKDB_POOL"] == "newsmon_duckdb"
+    monkeypatch.setenv("NEWSMON_STORAGE", "duckdb")
+    assert runpy.run_path(str(ROOT / "dags" / "news_monitor.py"))["LOAD_POOL"] == "newsmon_duckdb"
 
 
 def test_the_duckdb_pool_is_created_with_one_slot(dagbag):
@@ -186,3 +197,49 @@ def test_staging_keeps_only_the_latest_runs(tmp_path):
         os.utime(d, (1_000_000 + i, 1_000_000 + i))
     assert prune_staging(settings, keep=20) == 5
     assert sorted(p.name for p in (tmp_path / "staging").iterdir()) == [f"run{i:02d}" for i in range(5, 25)]
+
+
+def test_mapped_loads_record_every_poll_exactly_once(tmp_path):
+    """Each load records its batch's feeds' polls; batch 0 also those of feeds in no batch."""
+    from datetime import datetime
+
+    from pipeline import staging
+    from pipeline.records import FeedEntry, PollResult
+    from pipeline.tasks import _batch_polls
+
+    at = datetime(2026, 3, 1)
+
+    def entry(feed: str, n: int) -> FeedEntry:
+        return FeedEntry(feed, f"{feed}-{n}", f"https://x/{feed}/{n}", f"https://x/{feed}/{n}", None, "t", "s", at)
+
+    polls = [PollResult(f, f"https://x/{f}.xml", at, status) for f, status in
+             (("a", "ok"), ("b", "ok"), ("c", "not_modified"), ("d", "error"), ("e", "ok"))]
+    staging.dump(tmp_path / "polls.parquet", polls)
+    staging.dump(tmp_path / "entries-000.parquet", [entry("a", 1), entry("a", 2)])
+    staging.dump(tmp_path / "entries-001.parquet", [entry("b", 1), entry("e", 1)])
+    got = {i: sorted(p.feed for p in _batch_polls(tmp_path / f"annotations-{i:03d}.parquet")) for i in (0, 1)}
+    assert got == {0: ["a", "c", "d"], 1: ["b", "e"]}
+
+
+def test_fetch_extract_task_leaves_no_worker_process_behind(demo_site, settings):
+    """The task runner exits without atexit hooks: extraction workers left alive would hold the
+    LocalExecutor slot after the task succeeded (seen under the real scheduler)."""
+    import multiprocessing
+    from pathlib import Path
+
+    from pipeline import staging, tasks
+    from pipeline.demo.site import PHASE_ONE_END
+    from pipeline.extract import shared_pool
+
+    write_config(settings.config_dir, demo_site.feeds_yaml())
+    polled = tasks.poll("leak-test", PHASE_ONE_END, settings)
+    started = []
+    pool = shared_pool()
+    real_submit = pool.submit
+    pool.submit = lambda *a, **kw: (started.append(1), real_submit(*a, **kw))[1]
+    try:
+        path = tasks.fetch_extract(polled["batches"][0], PHASE_ONE_END, settings)
+    finally:
+        del pool.submit
+    assert staging.load_articles(Path(path)) and started          # the workers did the extraction
+    assert pool._pool is None and multiprocessing.active_children() == []
