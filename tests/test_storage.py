@@ -317,3 +317,30 @@ def test_keys_come_from_the_schema_and_are_dropped_for_ducklake():
     assert keys["store_clock"] == ("name",)
     ddl = "create table t (a varchar primary key, b int,\n primary key (a, b)\n)"
     assert "primary key" not in store.without_keys(ddl).lower()
+
+
+@pytest.mark.parametrize("backend", ("duckdb", "ducklake"))
+def test_near_duplicates_join_the_stored_story_by_any_band(tmp_path, backend):
+    """A new text within 3 bits of a stored one, whichever 16-bit band they share, joins its story;
+    a distant one, or a near one in the same batch, is handled too."""
+    from pipeline.dedup import assign_stories
+    from tests.conftest import open_test_store
+
+    conn = open_test_store(tmp_path, backend)
+    base = 0x0123_4567_89AB_CDEF
+    stored = [("s1", base, "story-1"), ("s2", 0xFFFF_0000_FFFF_0000, None)]
+    for aid, h, story in stored:
+        conn.execute("insert into articles (article_id, url, canonical_url, feed, source_domain, fetched_at, "
+                     "extracted, story_id, simhash, load_seq) values (?, ?, ?, 'f', 'x', ?, true, ?, ?, 1)",
+                     [aid, aid, aid, T0, story, h])
+
+    def art(aid: str, h: int) -> Article:
+        return Article(aid, aid, aid, "f", "x", "t", T0, T0, "en", "text", simhash=h)
+
+    # flips in three different bands: still one shared band with s1 (and 3 bits apart)
+    near = base ^ (1 << 50) ^ (1 << 33) ^ (1 << 17)
+    out = {a.article_id: a.story_id for a in assign_stories(conn, [
+        art("n1", near), art("n2", 0xFFFF_0000_FFFF_0001), art("n3", 0x5555_5555_5555_5555),
+        art("n4", 0x5555_5555_5555_5554)])}
+    assert out == {"n1": "story-1", "n2": "s2", "n3": "n3", "n4": "n3"}
+    conn.close()
