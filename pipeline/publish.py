@@ -44,11 +44,17 @@ def publish_due(db_path: Path, budget: float, urgent: bool = False, target: Path
 
 
 def publish(db_path: Path, target: Path | None = None) -> Path:
-    """Copy a closed, checkpointed database file to its read copy atomically; returns the path."""
+    """Copy a closed database file to its read copy atomically (checkpointed first when it has a
+    write-ahead log); returns the path."""
     target = target or read_copy_path(db_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     start = time.perf_counter()
+    if Path(str(db_path) + ".wal").exists():       # cycles that skipped the copy left their changes there
+        import duckdb
+
+        with duckdb.connect(str(db_path)) as conn:
+            conn.execute("checkpoint")
     try:
         shutil.copyfile(db_path, tmp)
         with open(tmp, "rb+") as fh:

@@ -79,3 +79,22 @@ def test_the_read_copy_is_refreshed_within_its_time_budget(tmp_path):
     assert publish_due(db, 0.0, clock=lambda: 1001.0)       # budget 0: every cycle
     (tmp_path / "live.read.duckdb.published").write_text("{not json")
     assert publish_due(db, 0.1, clock=lambda: 1001.0)       # an unreadable record never blocks publishing
+
+
+def test_publish_folds_in_what_cycles_left_in_the_write_ahead_log(tmp_path):
+    """A cycle that skips the copy also skips its checkpoint: the copy made later must still hold
+    those rows (a bare file copy would not)."""
+    import duckdb
+
+    from pipeline import store
+    from pipeline.publish import publish
+
+    db = tmp_path / "live.duckdb"
+    conn = store.connect(db)
+    conn.execute("checkpoint")
+    conn.execute("insert into cycles (cycle_id, started_at) values ('c1', now())")
+    conn.execute("pragma disable_checkpoint_on_shutdown")
+    conn.close()
+    assert (tmp_path / "live.duckdb.wal").exists()
+    with duckdb.connect(str(publish(db)), read_only=True) as copy:
+        assert copy.execute("select cycle_id from cycles").fetchall() == [("c1",)]
