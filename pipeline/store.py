@@ -100,8 +100,8 @@ def retrying(work: Callable[[], _T], what: str, attempts: int = 30, base: float 
             if not is_retryable(exc) or attempt == attempts - 1:
                 raise
             wait = random.uniform(0, min(cap, base * 2 ** attempt))
-            log.info("%s: commit conflict (%s); retry %d in %.2f s", what, str(exc).splitlines()[0][:80],
-                     attempt + 1, wait)
+            log.info("%s: commit conflict (%s); retry %d in %.2f s", what,
+                     redact_conninfo(str(exc).splitlines()[0])[:120], attempt + 1, wait)
             sleep(wait)
     raise AssertionError("unreachable")
 
