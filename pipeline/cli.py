@@ -340,6 +340,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     from pipeline.store import StoreError
 
+    if args.print_attach:
+        print(analyst_session_sql(Settings.from_env(None, args.db), live=bool(args.db)))
+        return 0
+    if not args.query:
+        return _fail("sql: give a query, e.g. newsmon sql \"select * from alerts\"")
     try:
         conn = _open_read(args)
     except StoreError as exc:
@@ -352,6 +357,22 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         return _fail(str(exc).splitlines()[0], 1)
     return 0
+
+
+def analyst_session_sql(settings: Settings, live: bool = False) -> str:
+    """The statements that open what `newsmon sql` reads in the analyst's own DuckDB: the extension
+    files from this installation (nothing to download), then the store, read-only."""
+    from pipeline.publish import read_copy_path
+    from pipeline.store import _quote, attach_lake_sql, extension_file, lake_extensions
+
+    names = (lake_extensions(settings) if settings.storage == "ducklake" else []) + ["fts"]
+    lines = [f"LOAD {_quote(str(extension_file(n)))};" for n in names]
+    if settings.storage == "ducklake":
+        lines += [attach_lake_sql(settings, read_only=True).replace("attach ", "ATTACH ", 1) + ";", "USE lake;"]
+    else:
+        path = settings.db_path if live else read_copy_path(settings.db_path)
+        lines += [f"ATTACH {_quote(str(path.resolve()))} AS newsmon (READ_ONLY);", "USE newsmon;"]
+    return "\n".join(lines)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -578,8 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
     mg.add_argument("--db", help="the DuckDB file (default $NEWSMON_DB or data/newsmon.duckdb)")
     mg.set_defaults(func=cmd_migrate)
     sql = sub.add_parser("sql", help="run a read-only SQL query against the database")
-    sql.add_argument("query")
+    sql.add_argument("query", nargs="?")
     sql.add_argument("--db", help="DuckDB file")
+    sql.add_argument("--print-attach", action="store_true",
+                     help="print the LOAD/ATTACH statements that open the same data in your own DuckDB")
     sql.add_argument("--max-rows", type=int, default=50)
     sql.set_defaults(func=cmd_sql)
     return parser

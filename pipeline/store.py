@@ -161,8 +161,8 @@ def _quote(text: str) -> str:
 
 def attach_lake_sql(settings: Settings, alias: str = LAKE, read_only: bool = False,
                     snapshot: int | None = None) -> str:
-    """The ATTACH statement for the settings' DuckLake (what analysts run too, after loading the
-    extensions `newsmon sql --print-attach` lists)."""
+    """The ATTACH statement for the settings' DuckLake (what `newsmon sql --print-attach` gives
+    analysts, after the LOAD lines of the extensions)."""
     options = [f"data_path {_quote(settings.lake_data_path)}"]
     if read_only:
         options.append("read_only")

@@ -344,3 +344,21 @@ def test_near_duplicates_join_the_stored_story_by_any_band(tmp_path, backend):
         art("n4", 0x5555_5555_5555_5554)])}
     assert out == {"n1": "story-1", "n2": "s2", "n3": "n3", "n4": "n3"}
     conn.close()
+
+
+@pytest.mark.parametrize("backend", ("duckdb", "ducklake"))
+def test_print_attach_opens_the_same_data_in_a_plain_duckdb(tmp_path, backend, capsys, monkeypatch):
+    """What analysts paste into their own DuckDB: extension files from this install, the store
+    read-only, and the search macro works there."""
+    settings = Settings(config_dir=ROOT / "config", db_path=tmp_path / "n.duckdb", data_dir=tmp_path, storage=backend)
+    conn = store.open_store(settings)
+    conn.execute("insert into cycles (cycle_id, started_at) values ('c1', now())")
+    conn.close()
+    monkeypatch.setenv("NEWSMON_STORAGE", backend)
+    assert main(["sql", "--print-attach", "--db", str(settings.db_path)]) == 0
+    statements = capsys.readouterr().out
+    plain = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+    for statement in statements.strip().splitlines():
+        plain.execute(statement)
+    assert plain.execute("select cycle_id from cycles").fetchall() == [("c1",)]
+    plain.close()
