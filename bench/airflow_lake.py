@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.sitegen import BenchSite  # noqa: E402
+from pipeline.spawn import stop_session  # noqa: E402
 
 LOCK_ERRORS = re.compile(r"Could not set lock|Conflicting lock|database is locked.*(?<!retry)$|"
                          r"TransactionContext Error(?!.*retry)", re.MULTILINE)
@@ -103,11 +103,7 @@ def run(args: argparse.Namespace, work: Path, site: BenchSite, env: dict[str, st
             tis = db.execute("select task_id, map_index, state, try_number, start_date, end_date from task_instance "
                              "where dag_id = 'news_monitor' order by task_id, map_index").fetchall()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_session(proc, 60)
         log.close()
     loads = [t for t in tis if t[0] == "load"]
     spans = [(datetime.fromisoformat(t[4]), datetime.fromisoformat(t[5])) for t in loads if t[4] and t[5]]

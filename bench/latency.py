@@ -21,7 +21,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.nlpcorpus import FILLER  # noqa: E402
 from pipeline.demo.site import send_response  # noqa: E402
 from pipeline.demo.webhook import WebhookReceiver  # noqa: E402
+from pipeline.spawn import stop_session  # noqa: E402
 
 SUPPORT = "{name} backed the deployment of European peacekeepers in Ukraine, officials said on {day}."
 OPPOSE = "{name} rejected the deployment of European peacekeepers in Ukraine, officials said on {day}."
@@ -180,11 +180,7 @@ def main() -> int:
             latencies.append(at - t0 if at else float("inf"))
             print(f"  trial {i + 1:2d}: {actor.name:<24} {latencies[-1]:6.1f} s", flush=True)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_session(proc, 60)
         log.close()
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.settings import PROJECT_ROOT
+from pipeline.spawn import stop_session
 
 POOL = "newsmon_duckdb"
 LOG_SERVER_PORT = 8793   # Airflow's worker log server (logging.worker_log_server_port); the API must not use it
@@ -105,12 +106,7 @@ def run_standalone(data_dir: Path, config_dir: Path | None, port: int = 8080,
     finally:
         if proc.poll() is None:
             echo("stopping Airflow...")
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: scheduler, api-server, dag-processor, triggerer
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_session(proc, 30)   # its own session: scheduler, api-server, dag-processor, triggerer
         log.close()
         if site is not None:
             site.stop()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import subprocess
 import sys
 import threading
 import types
@@ -39,3 +42,14 @@ def kill_pool(pool: ProcessPoolExecutor) -> None:
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         proc.kill()
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def stop_session(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM a process started with `start_new_session=True` and everything in its session (an
+    Airflow standalone's scheduler, API server, workers...); SIGKILL what is left after `grace` s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
