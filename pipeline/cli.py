@@ -363,15 +363,15 @@ def analyst_session_sql(settings: Settings, live: bool = False) -> str:
     """The statements that open what `newsmon sql` reads in the analyst's own DuckDB: the extension
     files from this installation (nothing to download), then the store, read-only."""
     from pipeline.publish import read_copy_path
-    from pipeline.store import _quote, attach_lake_sql, extension_file, lake_extensions
+    from pipeline.store import attach_lake_sql, extension_file, lake_extensions, sql_string
 
     names = (lake_extensions(settings) if settings.storage == "ducklake" else []) + ["fts"]
-    lines = [f"LOAD {_quote(str(extension_file(n)))};" for n in names]
+    lines = [f"LOAD {sql_string(str(extension_file(n)))};" for n in names]
     if settings.storage == "ducklake":
         lines += [attach_lake_sql(settings, read_only=True).replace("attach ", "ATTACH ", 1) + ";", "USE lake;"]
     else:
         path = settings.db_path if live else read_copy_path(settings.db_path)
-        lines += [f"ATTACH {_quote(str(path.resolve()))} AS newsmon (READ_ONLY);", "USE newsmon;"]
+        lines += [f"ATTACH {sql_string(str(path.resolve()))} AS newsmon (READ_ONLY);", "USE newsmon;"]
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ class MigrateError(Exception):
 
 def _attach_source(conn: duckdb.DuckDBPyConnection, source: Settings) -> None:
     if source.storage == "duckdb":
-        conn.execute(f"attach {store._quote(str(source.db_path))} as {SOURCE} (read_only)")
+        conn.execute(f"attach {store.sql_string(str(source.db_path))} as {SOURCE} (read_only)")
         return
     for name in store.lake_extensions(source):
         store.load_extension(conn, name)

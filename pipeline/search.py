@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.store import StoreError, extension_file, upsert
+from pipeline.store import StoreError, extension_file, sql_string, upsert
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ K1_PLUS_1 = 2.2            # BM25's term-frequency part never exceeds k1 + 1
 def _literals(terms: list[str]) -> str:
     # the stems as literals (they are letters and digits only), so each term's row groups are found
     # by min/max; a subquery would read every posting
-    return ", ".join("'" + t.replace("'", "''") + "'" for t in terms)
+    return ", ".join(sql_string(t) for t in terms)
 
 
 def _ranked(conn: duckdb.DuckDBPyConnection, terms: list[str], limit: int, topic: str | None,

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 
 from pipeline.config import Config
-from pipeline.store import SQL_DIR, insert_new, label_commit, retrying, serialize, snapshot_id, transaction, upsert
+from pipeline.store import (SQL_DIR, insert_new, label_commit, retrying, serialize, snapshot_id, sql_string,
+                            transaction, upsert)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def rule_variables(config: Config) -> dict[str, object]:
 
 def _literal(value: object) -> str:
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return sql_string(value)
     return repr(value)
 
 

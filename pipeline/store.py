@@ -7,7 +7,7 @@ Two backends run the same tables, SQL models and alerts (settings.storage):
   in a folder or on object storage; many processes write at once, every commit is a snapshot.
 DuckLake has no PRIMARY KEY, so every write that relies on a key goes through `insert_new` or
 `upsert` (a MERGE on the key, declared once in sql/schema), and each load takes the next value of
-the one-row `load_clock`: two loads that commit at the same time conflict on that row, the loser is
+the `load` row of `store_clock`: two loads that commit at the same time conflict on that row, the loser is
 retried on the new snapshot (`retrying`), so load sequence numbers are committed in order and no
 article is stored twice.
 """
@@ -155,7 +155,8 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     return conn
 
 
-def _quote(text: str) -> str:
+def sql_string(text: str) -> str:
+    """`text` as an SQL string literal (quotes doubled), for statements that take no parameters."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -163,12 +164,12 @@ def attach_lake_sql(settings: Settings, alias: str = LAKE, read_only: bool = Fal
                     snapshot: int | None = None) -> str:
     """The ATTACH statement for the settings' DuckLake (what `newsmon sql --print-attach` gives
     analysts, after the LOAD lines of the extensions)."""
-    options = [f"data_path {_quote(settings.lake_data_path)}"]
+    options = [f"data_path {sql_string(settings.lake_data_path)}"]
     if read_only:
         options.append("read_only")
     if snapshot is not None:
         options.append(f"snapshot_version {int(snapshot)}")
-    return f"attach {_quote('ducklake:' + settings.lake_catalog_url)} as {alias} ({', '.join(options)})"
+    return f"attach {sql_string('ducklake:' + settings.lake_catalog_url)} as {alias} ({', '.join(options)})"
 
 
 def lake_extensions(settings: Settings) -> list[str]:
@@ -182,8 +183,7 @@ def lake_extensions(settings: Settings) -> list[str]:
     return names
 
 
-def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | None = None,
-                 migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the DuckLake attached as `lake` and made the default catalog, so the
     same unqualified SQL runs as on a file. Created and migrated on first use (not when read-only)."""
     catalog = settings.lake_catalog_url
@@ -203,7 +203,7 @@ def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | No
         retrying(lambda: conn.execute(attach_lake_sql(settings, LAKE, read_only or snapshot is not None, snapshot)),
                  f"attach {settings.store_name}", attempts=10)
         conn.execute(f"use {LAKE}")
-        if migrate_schema and not read_only and snapshot is None:
+        if not read_only and snapshot is None:
             retrying(lambda: migrate(conn), f"migrate {settings.store_name}")
     except duckdb.Error as exc:
         conn.close()
@@ -233,17 +233,21 @@ def open_reader(settings: Settings, live: bool = False) -> duckdb.DuckDBPyConnec
     return connect(settings.db_path if live else read_copy_path(settings.db_path), read_only=True)
 
 
+def _lake_name(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The name the connection's default catalog is attached under, when it is a DuckLake."""
+    row = conn.execute("select database_name from duckdb_databases() "
+                       "where database_name = current_database() and type = 'ducklake'").fetchone()
+    return row[0] if row else None
+
+
 def is_lake(conn: duckdb.DuckDBPyConnection) -> bool:
-    row = conn.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
-    return bool(row) and row[0] == "ducklake"
+    return _lake_name(conn) is not None
 
 
 def snapshot_id(conn: duckdb.DuckDBPyConnection) -> int | None:
     """The DuckLake snapshot the connection reads now (None on a DuckDB file)."""
-    if not is_lake(conn):
-        return None
-    db = conn.execute("select current_database()").fetchone()[0]
-    return int(conn.execute(f'select id from "{db}".current_snapshot()').fetchone()[0])
+    db = _lake_name(conn)
+    return None if db is None else int(conn.execute(f'select id from "{db}".current_snapshot()').fetchone()[0])
 
 
 # ---- schema ------------------------------------------------------------------------------------
@@ -251,14 +255,14 @@ def snapshot_id(conn: duckdb.DuckDBPyConnection) -> int | None:
 _CREATE = re.compile(r"create table (?:if not exists )?([a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE)
 
 
-def _table_bodies(sql: str) -> Iterator[tuple[str, str, int, int]]:
-    """(table, body, start, end) of each CREATE TABLE (...) in a schema file."""
+def _table_bodies(sql: str) -> Iterator[tuple[str, str]]:
+    """(table, body) of each CREATE TABLE (...) in a schema file."""
     for m in _CREATE.finditer(sql):
         depth, i = 1, m.end()
         while depth and i < len(sql):
             depth += {"(": 1, ")": -1}.get(sql[i], 0)
             i += 1
-        yield m.group(1).lower(), sql[m.end():i - 1], m.end(), i - 1
+        yield m.group(1).lower(), sql[m.end():i - 1]
 
 
 def _strip_comments(sql: str) -> str:
@@ -270,7 +274,7 @@ def table_keys(schema_dir: Path = SQL_DIR / "schema") -> dict[str, tuple[str, ..
     """Each table's key, as its PRIMARY KEY in sql/schema declares it (the one place keys are written)."""
     keys: dict[str, tuple[str, ...]] = {"schema_migrations": ("version",)}
     for path in sorted(schema_dir.glob("*.sql")):
-        for table, body, _, _ in _table_bodies(_strip_comments(path.read_text(encoding="utf-8"))):
+        for table, body in _table_bodies(_strip_comments(path.read_text(encoding="utf-8"))):
             composite = re.search(r"primary key\s*\(([^)]*)\)", body, re.IGNORECASE)
             if composite:
                 keys[table] = tuple(c.strip() for c in composite.group(1).split(","))
@@ -384,8 +388,8 @@ def write_slot(settings: Settings) -> Iterator[None]:
 def label_commit(conn: duckdb.DuckDBPyConnection, what: str) -> None:
     """On a lake, name the snapshot the current transaction will commit (`snapshots()` shows it as
     author `newsmon` and this message, e.g. `load 20260227T120000Z`); nothing on a DuckDB file."""
-    if is_lake(conn):
-        db = conn.execute("select current_database()").fetchone()[0]
+    db = _lake_name(conn)
+    if db is not None:
         conn.execute(f'call "{db}".set_commit_message(\'newsmon\', ?)', [what])
 
 
@@ -395,9 +399,8 @@ def serialize(conn: duckdb.DuckDBPyConnection, name: str) -> int:
     written under a clock commits in clock order. On a DuckDB file (one writer) it only counts."""
     conn.execute("update store_clock set value = value + 1 where name = ?", [name])
     row = conn.execute("select value from store_clock where name = ?", [name]).fetchone()
-    if row is None:
-        conn.execute("insert into store_clock values (?, 1)", [name])
-        return 1
+    if row is None:       # a row inserted here would not make concurrent writers conflict
+        raise ValueError(f"store_clock has no row {name!r}: clocks are created by sql/schema")
     return int(row[0])
 
 
