@@ -188,7 +188,7 @@ class CycleSummary:
             self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
-def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> int:
+def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Add the newly loaded articles to the full-text index (pipeline/search.py), atomically."""
     from pipeline.search import index_new
 
@@ -198,8 +198,6 @@ def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings | None = Non
             store.label_commit(conn, "search index")
             return index_new(conn)
 
-    if settings is None:
-        return store.retrying(attempt, "search index")
     with store.write_slot(settings):
         return store.retrying(attempt, "search index")
 
