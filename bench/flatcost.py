@@ -4,7 +4,7 @@
 
 For each size: a fresh database is filled with that many articles of history (bench/models.py's
 generator: 10 actor mentions per article, topic mentions and stances, over the 400 days before
-today), every model is built once, and then real cycles (`run_cycle`: poll, fetch+extract,
+today, stored in loads of 100 as cycles store them), every model is built once, and then real cycles (`run_cycle`: poll, fetch+extract,
 annotate, load, models, alerts, notify, publish) run against a local site of 20 feeds, with spaCy
 loaded once as `newsmon watch` does (so the read copy is refreshed within its time budget,
 NEWSMON_READ_COPY_BUDGET, as there). It times the median of `--repeat` cycles with nothing new
@@ -42,7 +42,9 @@ def prepare(folder: Path, size: int, now: datetime, config) -> None:
     conn = store.connect(folder / "newsmon.duckdb")
     conn.execute("insert into feeds (feed, url, last_status, last_success_at, consecutive_failures) "
                  "select 'feed' || i, 'https://s' || i || '.example/feed', 'ok', now(), 0 from range(1000) t(i)")
-    generate(conn, size, 10, start=(now - timedelta(days=400)).replace(tzinfo=None))
+    # in loads of 100 articles, as cycles store them; the next load continues the store's clock
+    generate(conn, size, 10, start=(now - timedelta(days=400)).replace(tzinfo=None), per_load=100)
+    conn.execute("update store_clock set value = (select max(load_seq) from articles) where name = 'load'")
     run_models(conn, config, now)
     run_alerts(conn, config, "history", now)
     conn.execute("checkpoint")

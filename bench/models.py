@@ -22,16 +22,18 @@ START = datetime(2025, 1, 1)
 
 
 def generate(conn, articles: int, per_article: int, first: int = 0, seq: int = 1, days: int = 400,
-             start: datetime = START, with_articles: bool = True) -> None:
-    """Rows for article numbers [first, first + articles), all with load_seq `seq`, published over
-    `days` days from `start` (`with_articles=False`: only their mentions and stances)."""
+             start: datetime = START, with_articles: bool = True, per_load: int | None = None) -> None:
+    """Rows for article numbers [first, first + articles), published over `days` days from `start`
+    (`with_articles=False`: only their mentions and stances). All have load_seq `seq`, or with
+    `per_load`, one load per that many articles from `seq` on, as a store filled cycle by cycle has."""
     last = first + articles
+    seq_sql = f"({seq} + (i - {first}) // {per_load})" if per_load else str(seq)
     if with_articles:
-        _articles(conn, first, last, seq, days, start)
-    _annotations(conn, first, last, per_article, seq)
+        _articles(conn, first, last, seq_sql, days, start)
+    _annotations(conn, first, last, per_article, seq_sql)
 
 
-def _articles(conn, first: int, last: int, seq: int, days: int, start: datetime) -> None:
+def _articles(conn, first: int, last: int, seq: str, days: int, start: datetime) -> None:
     conn.execute(f"""
         insert into articles (article_id, url, canonical_url, feed, source_domain, title, published_at, fetched_at,
                               text, extracted, story_id, load_seq, completeness, simhash)
@@ -44,7 +46,7 @@ def _articles(conn, first: int, last: int, seq: int, days: int, start: datetime)
     """)
 
 
-def _annotations(conn, first: int, last: int, per_article: int, seq: int) -> None:
+def _annotations(conn, first: int, last: int, per_article: int, seq: str) -> None:
     conn.execute(f"""
         insert into actor_mentions
         select 'a' || i, actor, actor, known, 'PERSON', j % 20, j * 40, actor, {seq}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import replace
+from datetime import timedelta, timezone
 from typing import Sequence
 
 import duckdb
@@ -12,6 +13,10 @@ import pyarrow as pa
 from pipeline.records import Article
 
 MAX_DISTANCE = 3        # differing bits for two texts to count as the same story
+# a copy joins a story whose articles were fetched within this many days before it: wire copies and
+# rewrites of one event land within days, and the look-up then reads recent row groups only (its
+# cost follows the recent volume, not the whole history)
+STORY_WINDOW_DAYS = 30
 _MASK = (1 << 64) - 1
 
 
@@ -50,12 +55,16 @@ def hamming(a: int, b: int) -> int:
 def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> list[Article]:
     """Give each article the story_id of the earliest stored (or earlier in this batch) near-duplicate.
 
-    Candidates are found by banding: texts within 3 differing bits agree exactly on at least one of
-    four 16-bit bands, so each band is an equality join, not a scan of all pairs.
+    Stored candidates are the articles fetched within STORY_WINDOW_DAYS before the batch, found by
+    banding: texts within 3 differing bits agree exactly on at least one of four 16-bit bands, so
+    each band is an equality join, not a scan of all pairs.
     """
     hashed = [(a.article_id, a.simhash) for a in articles if a.simhash is not None]
     stored: dict[str, tuple[str, int]] = {}
     if hashed:
+        since = min(a.fetched_at for a in articles if a.simhash is not None) - timedelta(days=STORY_WINDOW_DAYS)
+        if since.tzinfo is not None:     # compared with the stored (naive UTC) column as it is: prunable
+            since = since.astimezone(timezone.utc).replace(tzinfo=None)
         conn.register("_new_hashes", pa.table({"article_id": [h[0] for h in hashed],
                                                 "simhash": pa.array([h[1] for h in hashed], pa.uint64())}))
         try:
@@ -66,12 +75,12 @@ def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article])
             cand = " union all ".join(f"""
                 select n.article_id as new_id, a.article_id, a.story_id, a.fetched_at
                 from _new_hashes n join articles a on ({band.format(t='a')}) = ({band.format(t='n')})
-                where a.simhash is not null and a.article_id <> n.article_id
+                where a.simhash is not null and a.article_id <> n.article_id and a.fetched_at >= $since
                   and bit_count(xor(a.simhash, n.simhash)) <= $d""" for band in bands)
             rows = conn.execute(f"""
                 with cand as ({cand})
                 select new_id, arg_min(coalesce(story_id, article_id), fetched_at) from cand group by new_id
-            """, {"d": MAX_DISTANCE}).fetchall()
+            """, {"d": MAX_DISTANCE, "since": since}).fetchall()
         finally:
             conn.unregister("_new_hashes")
         stored = {new_id: story for new_id, story in rows}

@@ -126,8 +126,6 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
     """Index every article loaded since the last indexed load (idempotent: a rerun finds nothing),
     `chunk` articles per statement so a first index of a long history stays in bounded memory.
     Runs inside the caller's transaction when there is one. Returns the number of new documents."""
-    load_extension(conn)
-    define_macros(conn)
     last_seq, last_doc = conn.execute(
         "select coalesce(max(load_seq), -1), coalesce(max(doc_id), 0) from search_docs").fetchone()
     conn.execute(f"""
@@ -136,6 +134,9 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
         from articles where load_seq > {last_seq}
     """)
     n = conn.execute("select count(*) from _search_new").fetchone()[0]
+    if n:
+        load_extension(conn)
+    define_macros(conn)
     stop = ", ".join(f"'{w}'" for w in STOPWORDS)
     for first in range(last_doc + 1, last_doc + n + 1, chunk):
         # count words per document first and stem each distinct word once: a chunk has millions of
@@ -148,7 +149,7 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
                              unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
                                                           '{TOKEN}')) as w
                       from _search_new n join articles a using (article_id)
-                      where n.doc_id between {first} and {first + chunk - 1})
+                      where n.doc_id between {first} and {first + chunk - 1} and a.load_seq > {last_seq})
                 where length(w) > 1 and w not in ({stop})
                 group by doc_id, w
             ),
@@ -160,7 +161,7 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
             select n.doc_id, n.article_id, coalesce(t.len, 0), a.published_at, n.load_seq
             from _search_new n join articles a using (article_id)
             left join (select doc_id, sum(tf) as len from _search_terms group by doc_id) t using (doc_id)
-            where n.doc_id between {first} and {first + chunk - 1}
+            where n.doc_id between {first} and {first + chunk - 1} and a.load_seq > {last_seq}
         """)
         conn.execute(f"""
             insert into search_tail

@@ -239,17 +239,21 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
                if d[0] not in ("_key", "_check")]
     exprs = dict(model.merge)
     value = {c: exprs.get(c, f"d.{c}") for c in columns}
-    clash = conn.execute(f"select count(*) from _delta d join {model.name} m on m._key = d._key "
-                         f"where m._check <> d._check").fetchone()[0]
+    select = ", ".join(f"{value[c]} as {c}" for c in columns)
+
+    def fold(match: str) -> None:     # the stored row's _check comes along: one pass over the table
+        conn.execute(f"create or replace temp table _merged as select {select}, d._key, d._check, "
+                     f"m._check as _stored_check from _delta d left join {model.name} m on {match}")
+
     match = "m._key = d._key"
+    fold(match)
+    clash = conn.execute("select count(*) from _merged where _stored_check <> _check").fetchone()[0]
     if clash:
         log.warning("model %s: %d hash clash(es) on _key; folding on the full key", model.name, clash)
         match = " and ".join(f"m.{k} = d.{k}" for k in model.unique_key)
-    select = ", ".join(f"{value[c]} as {c}" for c in columns)
-    conn.execute(f"create or replace temp table _merged as select {select}, d._key, d._check from _delta d "
-                 f"left join {model.name} m on {match}")
+        fold(match)
     conn.execute(f"delete from {model.name} m using _delta d where {match}")
-    conn.execute(f"insert into {model.name} by name select * from _merged")
+    conn.execute(f"insert into {model.name} by name select * exclude (_stored_check) from _merged")
 
 
 def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False,

@@ -343,6 +343,39 @@ def test_near_duplicates_join_the_stored_story_by_any_band(tmp_path, backend):
         art("n1", near), art("n2", 0xFFFF_0000_FFFF_0001), art("n3", 0x5555_5555_5555_5555),
         art("n4", 0x5555_5555_5555_5554)])}
     assert out == {"n1": "story-1", "n2": "s2", "n3": "n3", "n4": "n3"}
+    # a copy joins a story fetched within the window before it (STORY_WINDOW_DAYS), not an older one
+    from pipeline.dedup import STORY_WINDOW_DAYS
+    for aid, h, days in (("old", 0x0F0F_0F0F_0F0F_0F0F, STORY_WINDOW_DAYS + 1), ("recent", 0x3C3C_3C3C_3C3C_3C3C,
+                                                                                    STORY_WINDOW_DAYS - 1)):
+        conn.execute("insert into articles (article_id, url, canonical_url, feed, source_domain, fetched_at, "
+                     "extracted, simhash, load_seq) values (?, ?, ?, 'f', 'x', ?, true, ?, 1)",
+                     [aid, aid, aid, T0 - timedelta(days=days), h])
+    out = {a.article_id: a.story_id for a in assign_stories(conn, [
+        art("n5", 0x0F0F_0F0F_0F0F_0F0E), art("n6", 0x3C3C_3C3C_3C3C_3C3D)])}
+    assert out == {"n5": "n5", "n6": "recent"}
+    conn.close()
+
+
+@pytest.mark.parametrize("backend", ("duckdb", "ducklake"))
+def test_an_article_stored_before_keeps_its_mentions_and_a_batch_repeat_is_stored_once(tmp_path, backend):
+    """Mentions and stances go in only with their article's first load (no per-row key check): a
+    later load of the same article adds none, and a mention listed twice in a batch is stored once."""
+    from tests.conftest import open_test_store
+
+    conn = open_test_store(tmp_path, backend)
+    settings = Settings(config_dir=ROOT / "config", db_path=tmp_path / "n.duckdb", data_dir=tmp_path,
+                        storage=backend)
+    actors = load_config(ROOT / "config").actors
+    art, ann = _article(1, 0)
+    twice = replace(ann, actors=ann.actors * 2)
+    first = store.load_cycle(conn, "c1", T0, [], [art], [twice], actors, settings)
+    other = replace(ann, actors=[replace(ann.actors[0], actor_id="someone-else", start_char=99)])
+    again = store.load_cycle(conn, "c2", T0, [], [art], [other], actors, settings)
+    assert (first.new_articles, first.actor_mentions, first.topic_mentions) == (1, 1, 1)
+    assert (again.new_articles, again.actor_mentions, again.topic_mentions) == (0, 0, 0)
+    assert conn.execute("select article_id, actor_id, load_seq from actor_mentions").fetchall() == [
+        ("art00001", "envoy-0", 1)]
+    assert conn.execute("select count(*) from topic_mentions").fetchone()[0] == 1
     conn.close()
 
 

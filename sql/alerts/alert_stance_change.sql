@@ -36,17 +36,22 @@ changes as (
 fresh as (
     select * from changes where alert_id not in (select alert_id from alerts)
 ),
-statements as (   -- the changed pairs' statements first, then their articles (not a join over all)
-    select s.*
+statements as (   -- the changed pairs' statements first (one per article), then their articles
+    select s.article_id, s.actor_id, s.topic, s.sentence, s.stance, s.published_at
     from stances s
     semi join fresh c on c.actor_id = s.actor_id and c.topic = s.topic
+    qualify row_number() over (partition by s.actor_id, s.topic, s.article_id order by s.sentence_index) = 1
+),
+statement_articles as (   -- looked up by the statements' ids: the hash table holds those, not every article
+    select article_id, url, title, source_domain, event_at
+    from stg_articles
+    where article_id in (select article_id from statements)
 ),
 one_per_article as (
     select s.article_id, s.actor_id, s.topic, s.sentence, s.stance,
            coalesce(s.published_at, a.event_at) as event_at, a.url, a.title, a.source_domain
     from statements s
-    join stg_articles a using (article_id)
-    qualify row_number() over (partition by s.actor_id, s.topic, s.article_id order by s.sentence_index) = 1
+    join statement_articles a using (article_id)
 ),
 sentences as (    -- the last statement before the change and the first ones after it, one per article
     select

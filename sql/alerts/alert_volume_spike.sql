@@ -51,11 +51,16 @@ cooled as (
         where a.alert_type = 'volume_spike' and a.topic = s.topic
           and abs(epoch(s.last_event_at) - epoch(a.occurred_at)) < getvariable('spike_cooldown_hours') * 3600
           and a.alert_id <> substr(md5('volume_spike|' || s.topic || '|' || strftime(s.day, '%Y-%m-%d')), 1, 16))
+      -- spikes already raised need no evidence again (the runner would drop them anyway)
+      and substr(md5('volume_spike|' || s.topic || '|' || strftime(s.day, '%Y-%m-%d')), 1, 16)
+          not in (select alert_id from alerts)
 ),
 day_articles as (  -- the articles of the spike days only (never a join over all of them)
     select a.*
     from stg_articles a
     where cast(a.event_at as date) in (select day from cooled)
+      and a.event_at >= (select min(day) from cooled)    -- a range the scan can skip old row groups by
+      and a.event_at < (select max(day) from cooled) + interval 1 day
 ),
 stories as (      -- up to three stories of the day, one sentence each
     select t.topic, cast(a.event_at as date) as day, a.story_id,
@@ -65,6 +70,8 @@ stories as (      -- up to three stories of the day, one sentence each
     from day_articles a
     join stg_topic_mentions t using (article_id)
     semi join cooled c on c.topic = t.topic and c.day = cast(a.event_at as date)
+    where t.load_seq >= (select min(load_seq) from day_articles)
+    -- a mention is stored in its article's load: older loads' row groups are skipped
     group by all
 ),
 evidence as (

@@ -8,15 +8,19 @@ with days as (
     select distinct day from changed_keys
 ),
 articles as (
-    select article_id, url, source_domain, story_id, event_at
+    select article_id, url, source_domain, story_id, event_at, load_seq
     from stg_articles
     where cast(event_at as date) in (select day from days)
+      and event_at >= (select min(day) from days)    -- a range the scan can skip old row groups by
+      and event_at < (select max(day) from days) + interval 1 day
 ),
 stances as (
     select s.actor_id, s.topic, s.score, s.sentence, coalesce(s.published_at, a.event_at) as event_at,
            a.url, a.source_domain, a.story_id
     from stances s
     join articles a using (article_id)
+    where s.load_seq >= (select min(load_seq) from articles)
+    -- a statement is stored in its article's load: older loads' row groups are skipped
 ),
 kept as (
     select s.*, cast(s.event_at as date) as day

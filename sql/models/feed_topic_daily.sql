@@ -7,9 +7,11 @@ with days as (
     select distinct day from changed_keys
 ),
 articles as (
-    select article_id, feed, event_at, cast(event_at as date) as day
+    select article_id, feed, event_at, cast(event_at as date) as day, load_seq
     from stg_articles
     where cast(event_at as date) in (select day from days)
+      and event_at >= (select min(day) from days)    -- a range the scan can skip old row groups by
+      and event_at < (select max(day) from days) + interval 1 day
 ),
 kept as (
     select a.*
@@ -20,6 +22,8 @@ topical as (      -- topic mentions of those articles only (never a pass over al
     select distinct k.feed, k.day, k.article_id, k.event_at, t.topic
     from stg_topic_mentions t
     join kept k using (article_id)
+    where t.load_seq >= (select min(load_seq) from kept)
+    -- a mention is stored in its article's load: older loads' row groups are skipped
 ),
 totals as (
     select feed, day, count(distinct article_id) as topic_articles, max(event_at) as last_topic_article_at

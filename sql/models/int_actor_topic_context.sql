@@ -3,6 +3,8 @@
 -- materialized: incremental
 -- unique_key: article_id
 -- changed: select article_id from new_articles
+-- delete_where: t.article_id = k.article_id and is_new(t.load_seq)
+-- (a new article's rows carry its load_seq, so the delete reads only the newest row groups)
 with mentions as (
     select distinct article_id, sentence_index, actor_id, actor_name, is_known
     from stg_actor_mentions
