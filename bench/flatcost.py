@@ -86,7 +86,7 @@ def main() -> int:
         site.advance(per_feed)
         run_cycle(config, settings, annotator)          # the feeds' first poll: ETags are known from here on
         rss = TreeRss(__import__("os").getpid())
-        idle, busy, stages, copies = [], [], {}, []
+        idle, busy, stages, copies, work = [], [], {}, [], []
         for _ in range(args.repeat):
             t = time.perf_counter()
             s = run_cycle(config, settings, annotator)
@@ -97,11 +97,13 @@ def main() -> int:
             t = time.perf_counter()
             s = run_cycle(config, settings, annotator)
             busy.append(time.perf_counter() - t)
+            work.append(busy[-1] - s.stage_seconds.get("publish", 0.0))    # without checkpoint + read copy
             assert s.new_articles == per_feed * FEEDS, (s.new_articles, s.feed_errors)
             copies.append(None if s.read_copy_stale else s.stage_seconds["publish"])
             stages = s.stage_seconds
         peak = max(peak, rss.stop())
-        curve[size] = {"idle": statistics.median(idle), "busy": statistics.median(busy)}
+        curve[size] = {"idle": statistics.median(idle), "busy": statistics.median(busy),
+                       "work": statistics.median(work)}
         print(f"  cycle, nothing new: {curve[size]['idle']:.2f} s  (runs {', '.join(f'{x:.2f}' for x in idle)})")
         print(f"  cycle, {per_feed * FEEDS} new:      {curve[size]['busy']:.2f} s  (runs "
               f"{', '.join(f'{x:.2f}' for x in busy)}); last: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()),
@@ -112,10 +114,11 @@ def main() -> int:
               + f"; budget {settings.read_copy_budget:.0%} of wall time", flush=True)
     site.shutdown()
     first = curve[sizes[0]]
-    print("\nstored articles | nothing new | 100 new | vs smallest")
+    print("\nstored articles | nothing new | 100 new | vs smallest | 100 new without checkpoint + read copy")
     for size, c in curve.items():
         print(f"{size:>15,} | {c['idle']:>9.2f} s | {c['busy']:>5.2f} s | "
-              f"{c['idle'] / first['idle']:.2f}x / {c['busy'] / first['busy']:.2f}x")
+              f"{c['idle'] / first['idle']:.2f}x / {c['busy'] / first['busy']:.2f}x | "
+              f"{c['work']:.2f} s = {c['work'] / first['work']:.2f}x")
     print(f"peak RSS of this process during the timed cycles: {peak / 2**20:,.0f} MB "
           f"(max RSS of the whole run, generation included: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
     missed = [f"{size:,}: {kind} {c[kind] / first[kind]:.2f}x" for size, c in curve.items() for kind in ("idle", "busy")

@@ -22,6 +22,7 @@ _MERGE = re.compile(r"^--\s*merge:\s*([a-z_][a-z0-9_]*)\s*=\s*(.+?)\s*$", re.MUL
 _UNIQUE_KEY = re.compile(r"^--\s*unique_key:\s*(.+?)\s*$", re.MULTILINE)
 _CHANGED = re.compile(r"^--\s*changed:\s*(.+?)\s*$", re.MULTILINE)
 _DELETE_WHERE = re.compile(r"^--\s*delete_where:\s*(.+?)\s*$", re.MULTILINE)
+_CLUSTER_BY = re.compile(r"^--\s*cluster_by:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 _VARIABLE = re.compile(r"getvariable\('([a-z_]+)'\)")
 FAR_FUTURE = "9999-12-31 00:00:00"
 _EVERY_CYCLE = re.compile(r"^--\s*every cycle\b", re.MULTILINE)
@@ -42,7 +43,10 @@ class Model:
     `merge` models aggregate only what is new (rows with `load_seq > getvariable('since_seq')`) and
     fold it into the stored row of the same key with their `merge:` expressions (`m.` is the stored
     row, `d.` the new one; a column without an expression takes the new value). Counts add up,
-    minima stay minima: the cost follows the new data, not the history.
+    minima stay minima: the cost follows the new data, not the history. A merge model may name a
+    key column as `cluster_by` (a day, say): the full build stores its rows in that order, folded
+    rows are appended in it as time goes on, and a fold reads only the stored rows within the new
+    rows' range of that column, so its scan skips the other row groups by their min/max.
     """
 
     name: str
@@ -54,6 +58,7 @@ class Model:
     deps: frozenset[str] = field(default_factory=frozenset)
     merge: tuple[tuple[str, str], ...] = ()
     delete_where: str | None = None     # incremental: which stored rows (t) a changed key (k) replaces
+    cluster_by: str | None = None       # merge: a key column the stored rows are ordered by
 
 
 def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
@@ -69,11 +74,15 @@ def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
             raise ValueError(f"{path.name}: an incremental model needs '-- unique_key:' and '-- changed:' lines")
         if kind == "merge" and not key:
             raise ValueError(f"{path.name}: a merge model needs a '-- unique_key:' line")
+        cluster = _CLUSTER_BY.search(sql)
+        if cluster and (kind != "merge" or cluster.group(1) not in [k.strip() for k in key.group(1).split(",")]):
+            raise ValueError(f"{path.name}: '-- cluster_by:' names one of a merge model's unique_key columns")
         models[path.stem] = Model(path.stem, sql.strip().rstrip(";"), kind, path,
                                   tuple(k.strip() for k in key.group(1).split(",")) if key else (),
                                   changed.group(1).rstrip(";") if changed else None,
                                   merge=tuple(_MERGE.findall(sql)),
-                                  delete_where=(_DELETE_WHERE.search(sql).group(1) if _DELETE_WHERE.search(sql) else None))
+                                  delete_where=(_DELETE_WHERE.search(sql).group(1) if _DELETE_WHERE.search(sql) else None),
+                                  cluster_by=(_CLUSTER_BY.search(sql).group(1) if _CLUSTER_BY.search(sql) else None))
     deps = {
         name: {other for other in models if other != name
                and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql) + " " + (m.changed_sql or ""))}
@@ -232,7 +241,8 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
     """
     key = f"hash({', '.join(model.unique_key)}) as _key, hash('check', {', '.join(model.unique_key)}) as _check"
     if rebuild:
-        conn.execute(f"create or replace table {model.name} as select *, {key} from ({model.sql})")
+        order = f" order by {model.cluster_by}" if model.cluster_by else ""
+        conn.execute(f"create or replace table {model.name} as select *, {key} from ({model.sql}){order}")
         return
     conn.execute(f"create or replace temp table _delta as select *, {key} from ({model.sql})")
     columns = [d[0] for d in conn.execute("select * from _delta limit 0").description
@@ -241,9 +251,15 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
     value = {c: exprs.get(c, f"d.{c}") for c in columns}
     select = ", ".join(f"{value[c]} as {c}" for c in columns)
 
+    stored = model.name
+    if model.cluster_by:    # implied by the key match; lets the scan skip row groups out of range
+        c = model.cluster_by
+        stored = (f"(select * from {model.name} where {c} >= (select min({c}) from _delta) "
+                  f"and {c} <= (select max({c}) from _delta))")
+
     def fold(match: str) -> None:     # the stored row's _check comes along: one pass over the table
         conn.execute(f"create or replace temp table _merged as select {select}, d._key, d._check, "
-                     f"m._check as _stored_check from _delta d left join {model.name} m on {match}")
+                     f"m._check as _stored_check from _delta d left join {stored} m on {match}")
 
     match = "m._key = d._key"
     fold(match)
@@ -252,8 +268,11 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
         log.warning("model %s: %d hash clash(es) on _key; folding on the full key", model.name, clash)
         match = " and ".join(f"m.{k} = d.{k}" for k in model.unique_key)
         fold(match)
-    conn.execute(f"delete from {model.name} m using _delta d where {match}")
-    conn.execute(f"insert into {model.name} by name select * exclude (_stored_check) from _merged")
+    in_range = (f" and m.{model.cluster_by} >= (select min({model.cluster_by}) from _delta)"
+                f" and m.{model.cluster_by} <= (select max({model.cluster_by}) from _delta)") if model.cluster_by else ""
+    conn.execute(f"delete from {model.name} m using _delta d where {match}{in_range}")
+    conn.execute(f"insert into {model.name} by name select * exclude (_stored_check) from _merged"
+                 + (f" order by {model.cluster_by}" if model.cluster_by else ""))
 
 
 def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False,

@@ -143,3 +143,14 @@ def test_models_are_ordered_by_dependency():
     order = [m.name for m in load_models()]
     assert order.index("stg_articles") < order.index("int_actor_topic_context") < order.index("actor_first_seen")
     assert order.index("actor_stance_daily") < order.index("stance_ledger")
+
+
+def test_cluster_by_names_a_key_column_of_a_merge_model(tmp_path):
+    from pipeline.sqlrun import load_models
+
+    head = "-- materialized: merge\n-- unique_key: actor_id, day\n"
+    (tmp_path / "ok.sql").write_text(head + "-- cluster_by: day\nselect 1 as actor_id, 2 as day")
+    assert [m.cluster_by for m in load_models(tmp_path)] == ["day"]
+    (tmp_path / "ok.sql").write_text(head + "-- cluster_by: mentions\nselect 1 as actor_id, 2 as day")
+    with pytest.raises(ValueError, match="ok.sql: '-- cluster_by:' names one of a merge model's unique_key"):
+        load_models(tmp_path)

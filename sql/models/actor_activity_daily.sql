@@ -2,6 +2,7 @@
 -- grain: actor_id, day
 -- materialized: merge
 -- unique_key: actor_id, day
+-- cluster_by: day
 -- merge: actor_name = coalesce(m.actor_name, d.actor_name)
 -- merge: is_known = d.is_known or coalesce(m.is_known, false)
 -- merge: mentions = d.mentions + coalesce(m.mentions, 0)
