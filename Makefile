@@ -3,6 +3,9 @@
 UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
+# installed packages get their bytecode compiled once, at install: every process (newsmon, its
+# extraction and spaCy workers, Airflow tasks) then starts without compiling what it imports
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test run airflow lock clean
 

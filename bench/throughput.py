@@ -172,7 +172,8 @@ def main() -> int:
     print("  stages: " + ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in stages.items()))
     main_cpu = rss.cpu.pop(proc.pid, ("", 0.0))[1]
     print(f"  CPU seconds: newsmon main process {main_cpu:.1f}, its worker processes "
-          f"{sum(c for _, c in rss.cpu.values()):.1f} ({len(rss.cpu)}), the local site {site_cpu:.1f} "
+          f"{sum(c for _, c in rss.cpu.values()):.1f} ({', '.join(f'{c:.1f}' for _, c in sorted(rss.cpu.values(), key=lambda x: -x[1]))}), "
+          f"the local site {site_cpu:.1f} "
           f"(of {wall * cores:.0f} available on {cores} cores; a remote site costs none of ours)")
     missed = []
     if rate < 500:

@@ -85,13 +85,15 @@ def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article])
             conn.unregister("_new_hashes")
         stored = {new_id: story for new_id, story in rows}
     out: list[Article] = []
-    batch: list[tuple[int, str]] = []
-    for a in articles:
+    batch: dict[tuple[int, int], list[tuple[int, int, str]]] = {}   # (band, value) -> (order, simhash, story)
+    for order, a in enumerate(articles):
         story = stored.get(a.article_id)
-        if story is None and a.simhash is not None:
-            story = next((sid for h, sid in batch if hamming(h, a.simhash) <= MAX_DISTANCE), None)
-        story = story or a.article_id
         if a.simhash is not None:
-            batch.append((a.simhash, story))
-        out.append(replace(a, story_id=story))
+            keys = [(band, (a.simhash >> (48 - 16 * band)) & 0xFFFF) for band in range(4)]
+            if story is None:       # the earliest earlier article of the batch within the distance
+                near = [(o, sid) for k in keys for o, h, sid in batch.get(k, ()) if hamming(h, a.simhash) <= MAX_DISTANCE]
+                story = min(near)[1] if near else None
+            for k in keys:
+                batch.setdefault(k, []).append((order, a.simhash, story or a.article_id))
+        out.append(replace(a, story_id=story or a.article_id))
     return out

@@ -356,6 +356,28 @@ def test_near_duplicates_join_the_stored_story_by_any_band(tmp_path, backend):
     conn.close()
 
 
+def test_a_batch_groups_its_own_copies_like_a_pairwise_comparison(tmp_path):
+    """Within a batch, copies are found by band look-ups, not by comparing every pair; the result is
+    the pairwise one: each article joins the story of the earliest earlier article within 3 bits."""
+    from pipeline.dedup import MAX_DISTANCE, assign_stories, hamming
+    from tests.conftest import open_test_store
+
+    rng = random.Random(7)
+    seeds = [rng.getrandbits(64) for _ in range(40)]
+    hashes = [seed ^ sum(1 << b for b in rng.sample(range(64), rng.randrange(5)))
+              for seed in (rng.choice(seeds) for _ in range(400))]
+    arts = [Article(f"b{i}", f"b{i}", f"b{i}", "f", "x", "t", T0, T0, "en", "text", simhash=h)
+            for i, h in enumerate(hashes)]
+    expected: list[str] = []
+    for i, h in enumerate(hashes):
+        earlier = [j for j in range(i) if hamming(hashes[j], h) <= MAX_DISTANCE]
+        expected.append(expected[earlier[0]] if earlier else f"b{i}")
+    conn = open_test_store(tmp_path, "duckdb")
+    assert [a.story_id for a in assign_stories(conn, arts)] == expected
+    assert len(set(expected)) < 400 - 100        # the case has plenty of copies
+    conn.close()
+
+
 @pytest.mark.parametrize("backend", ("duckdb", "ducklake"))
 def test_an_article_stored_before_keeps_its_mentions_and_a_batch_repeat_is_stored_once(tmp_path, backend):
     """Mentions and stances go in only with their article's first load (no per-row key check): a
