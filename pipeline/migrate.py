@@ -104,9 +104,8 @@ def copy_store(source: Settings, target: Settings) -> dict[str, int]:
                 counts[table] = got
             _create_views(conn, _views(conn, SOURCE))
             if "search_docs" in counts:
-                from pipeline.search import define_macros, load_extension
+                from pipeline.search import define_macros
 
-                load_extension(conn)
                 define_macros(conn)
         conn.execute(f"detach {SOURCE}")
     except duckdb.Error as exc:

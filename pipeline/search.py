@@ -73,6 +73,7 @@ def define_macros(conn: duckdb.DuckDBPyConnection) -> None:
                            "and function_name in ('search_terms', 'search_articles')").fetchone()[0]
     if stored and stored[0] == fingerprint and defined == 2:
         return
+    load_extension(conn)      # a macro's body binds `stem` when it is created
     conn.execute(terms)
     conn.execute(articles)
     upsert(conn, "model_state", {"model": "macros:search", "watermark": 0, "fingerprint": fingerprint,
