@@ -91,7 +91,8 @@ def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article])
         if a.simhash is not None:
             keys = [(band, (a.simhash >> (48 - 16 * band)) & 0xFFFF) for band in range(4)]
             if story is None:       # the earliest earlier article of the batch within the distance
-                near = [(o, sid) for k in keys for o, h, sid in batch.get(k, ()) if hamming(h, a.simhash) <= MAX_DISTANCE]
+                near = [(o, sid) for k in keys for o, h, sid in batch.get(k, ())
+                        if hamming(h, a.simhash) <= MAX_DISTANCE]
                 story = min(near)[1] if near else None
             for k in keys:
                 batch.setdefault(k, []).append((order, a.simhash, story or a.article_id))

@@ -82,7 +82,7 @@ def load_models(folder: Path = SQL_DIR / "models") -> list[Model]:
                                   changed.group(1).rstrip(";") if changed else None,
                                   merge=tuple(_MERGE.findall(sql)),
                                   delete_where=(_DELETE_WHERE.search(sql).group(1) if _DELETE_WHERE.search(sql) else None),
-                                  cluster_by=(_CLUSTER_BY.search(sql).group(1) if _CLUSTER_BY.search(sql) else None))
+                                  cluster_by=cluster.group(1) if cluster else None)
     deps = {
         name: {other for other in models if other != name
                and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql) + " " + (m.changed_sql or ""))}
@@ -251,11 +251,11 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
     value = {c: exprs.get(c, f"d.{c}") for c in columns}
     select = ", ".join(f"{value[c]} as {c}" for c in columns)
 
-    stored = model.name
-    if model.cluster_by:    # implied by the key match; lets the scan skip row groups out of range
+    in_range = ""           # implied by a key match; lets the scans skip row groups out of range
+    if model.cluster_by:
         c = model.cluster_by
-        stored = (f"(select * from {model.name} where {c} >= (select min({c}) from _delta) "
-                  f"and {c} <= (select max({c}) from _delta))")
+        in_range = f"m.{c} >= (select min({c}) from _delta) and m.{c} <= (select max({c}) from _delta)"
+    stored = f"(select * from {model.name} m where {in_range})" if in_range else model.name
 
     def fold(match: str) -> None:     # the stored row's _check comes along: one pass over the table
         conn.execute(f"create or replace temp table _merged as select {select}, d._key, d._check, "
@@ -268,9 +268,7 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
         log.warning("model %s: %d hash clash(es) on _key; folding on the full key", model.name, clash)
         match = " and ".join(f"m.{k} = d.{k}" for k in model.unique_key)
         fold(match)
-    in_range = (f" and m.{model.cluster_by} >= (select min({model.cluster_by}) from _delta)"
-                f" and m.{model.cluster_by} <= (select max({model.cluster_by}) from _delta)") if model.cluster_by else ""
-    conn.execute(f"delete from {model.name} m using _delta d where {match}{in_range}")
+    conn.execute(f"delete from {model.name} m using _delta d where {match}" + (f" and {in_range}" if in_range else ""))
     conn.execute(f"insert into {model.name} by name select * exclude (_stored_check) from _merged"
                  + (f" order by {model.cluster_by}" if model.cluster_by else ""))
 

@@ -440,7 +440,7 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
     `of_load`: the rows belong to articles (mentions, stances) and only those of articles this load
     stored are kept. An article stored before has its rows already (they are written with it, in
     one transaction), so the rest go in without a per-row key check: DuckDB's INSERT OR IGNORE
-    probes the key index row by row, 0.08 s for 1,000 mentions against 10M stored, 0.01 s this way.
+    probes the key index row by row, 0.08 s for 1,000 mentions against 10M stored, 0.005 s this way.
     """
     if not rows:
         return 0
