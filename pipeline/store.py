@@ -330,6 +330,11 @@ def _key(table: str) -> tuple[str, ...]:
         raise ValueError(f"table {table} declares no primary key in sql/schema") from None
 
 
+def _one_per_key(table: str, source: str) -> str:
+    """The rows of `source` (a query or relation name), the first of several with one key of `table`."""
+    return f"select * from ({source}) qualify row_number() over (partition by {', '.join(_key(table))}) = 1"
+
+
 def insert_new(conn: duckdb.DuckDBPyConnection, table: str, source: str, params: object = None) -> None:
     """Insert the rows of `source` (a query or relation name) whose key `table` does not hold yet;
     the first of several source rows with one key wins."""
@@ -340,7 +345,7 @@ def insert_new(conn: duckdb.DuckDBPyConnection, table: str, source: str, params:
     on = " and ".join(f"t.{k} = s.{k}" for k in key)
     conn.execute(f"""
         merge into {table} t
-        using (select * from ({source}) qualify row_number() over (partition by {', '.join(key)}) = 1) s
+        using ({_one_per_key(table, source)}) s
         on {on}
         when not matched then insert by name""", params)
 
@@ -452,11 +457,9 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
         if of_load is None:
             insert_new(conn, table, "select * from _batch")
         else:
-            conn.execute(f"""
-                insert into {table} by name
-                select * from _batch
-                where article_id in (select article_id from articles where load_seq = $seq)
-                qualify row_number() over (partition by {', '.join(_key(table))}) = 1""", {"seq": of_load})
+            stored_now = ("select * from _batch "
+                          "where article_id in (select article_id from articles where load_seq = $seq)")
+            conn.execute(f"insert into {table} by name {_one_per_key(table, stored_now)}", {"seq": of_load})
         return conn.execute(f"select count(*) from {table}").fetchone()[0] - before
     finally:
         conn.unregister("_batch")
