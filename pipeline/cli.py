@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:        # a malformed NEWSMON_* setting
         return _fail(f"config: {exc}")
     try:
-        summary = run_cycle(config, settings, annotator, all_feeds=args.all)
+        summary = run_cycle(config, settings, annotator, all_feeds=args.all, one_shot=True)
     except (StoreError, CycleBusy) as exc:
         return _fail(str(exc), 3)
     print(format_summary(summary))

@@ -141,21 +141,34 @@ def start_stream(annotator: Any, config: Config, settings: Settings) -> Any:
 
 
 def fetch_and_annotate(entries: Sequence[FeedEntry], annotator: Any, config: Config, settings: Settings,
-                       now: datetime, summary: "CycleSummary", stream: Any = None) -> tuple[list[Article], list[Annotation]]:
+                       now: datetime, summary: "CycleSummary", stream: Any = None,
+                       release_extractors: bool = False) -> tuple[list[Article], list[Annotation]]:
     """Fetch, extract and annotate. For a big batch the spaCy workers (`stream`, started early when
     a big batch was expected, else now) take each article as soon as it is extracted, so extraction
     and annotation share both cores instead of taking turns; `annotate` then times only the wait
-    after the last page is extracted. A stream started for a batch that turned out small is closed."""
+    after the last page is extracted. A stream started for a batch that turned out small is closed.
+    `release_extractors` (a process that runs one cycle): the extraction workers are let go as soon
+    as the last page is extracted, so they exit while spaCy still works, not when the process ends."""
+
+    def fetched(sink: Callable[[Article], None] | None = None) -> list[Article]:
+        try:
+            return dedupe_articles(fetch_stage(entries, settings, now, sink=sink))
+        finally:
+            if release_extractors:
+                from pipeline.extract import shared_pool
+
+                shared_pool().close(wait=False)
+
     if not annotate_in_workers(len(entries), settings):
         if stream is not None:
             stream.discard()
         with summary.timed("fetch_extract"):
-            articles = dedupe_articles(fetch_stage(entries, settings, now))
+            articles = fetched()
         with summary.timed("annotate"):
             return articles, annotate_stage(articles, annotator, config, settings)
     with stream or start_stream(annotator, config, settings) as stream:
         with summary.timed("fetch_extract"):
-            articles = dedupe_articles(fetch_stage(entries, settings, now, sink=stream.add))
+            articles = fetched(stream.add)
         with summary.timed("annotate"):
             return articles, stream.results(articles)
 
@@ -235,9 +248,10 @@ def summarise_polls(summary: CycleSummary, polls: Sequence[PollResult]) -> None:
 
 
 def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime | None = None,
-              send: Sender = apprise_send,
-              cycle_id: str | None = None, all_feeds: bool = False) -> CycleSummary:
-    """A whole cycle in this process, holding the cycle lock throughout."""
+              send: Sender = apprise_send, cycle_id: str | None = None, all_feeds: bool = False,
+              one_shot: bool = False) -> CycleSummary:
+    """A whole cycle in this process, holding the cycle lock throughout. `one_shot`: the process
+    runs no other cycle, so worker processes are let go as soon as their stage is done."""
     now = now or utcnow()
     summary = CycleSummary(cycle_id or new_cycle_id(now))
     with cycle_lock(settings.db_path):
@@ -250,7 +264,8 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
                 polls = poll_stage(conn, config, settings, now, all_feeds)
                 summarise_polls(summary, polls)
                 entries = select_new_entries(conn, polls)
-            articles, annotations = fetch_and_annotate(entries, annotator, config, settings, now, summary, stream)
+            articles, annotations = fetch_and_annotate(entries, annotator, config, settings, now, summary, stream,
+                                                       release_extractors=one_shot)
             stream = None
             with summary.timed("load"):
                 counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,

@@ -139,18 +139,24 @@ def index_new(conn: duckdb.DuckDBPyConnection, seal_at: int = SEAL_POSTINGS, chu
         load_extension(conn)
     define_macros(conn)
     stop = ", ".join(f"'{w}'" for w in STOPWORDS)
+    # DuckDB runs one scan of a few thousand rows on one thread; the documents split into one part
+    # per thread, each a branch of a UNION ALL, are tokenised on all of them (0.42 s -> 0.25 s for
+    # 2,000 articles on 2 cores)
+    parts = max(1, min(8, int(conn.execute("select current_setting('threads')").fetchone()[0])))
     for first in range(last_doc + 1, last_doc + n + 1, chunk):
+        split = " union all ".join(f"""
+            select n.doc_id, unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
+                                                          '{TOKEN}')) as w
+            from _search_new n join articles a using (article_id)
+            where n.doc_id between {first} and {first + chunk - 1} and n.doc_id % {parts} = {part}
+              and a.load_seq > {last_seq}""" for part in range(parts))
         # count words per document first and stem each distinct word once: a chunk has millions of
         # words but only tens of thousands of distinct ones
         conn.execute(f"""
             create or replace temp table _search_terms as
             with words as (
                 select doc_id, w, count(*) as tf
-                from (select n.doc_id,
-                             unnest(regexp_split_to_array(lower(coalesce(a.title, '') || ' ' || coalesce(a.text, '')),
-                                                          '{TOKEN}')) as w
-                      from _search_new n join articles a using (article_id)
-                      where n.doc_id between {first} and {first + chunk - 1} and a.load_seq > {last_seq})
+                from ({split})
                 where length(w) > 1 and w not in ({stop})
                 group by doc_id, w
             ),

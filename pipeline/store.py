@@ -18,12 +18,13 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -471,9 +472,7 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
     """Write one cycle (or one worker's share of it) in ONE transaction; rows already present (same
     key) are left alone. On DuckLake several loads may run at once: a load that loses the commit
     race is run again on the newer snapshot, where it finds what the winner stored."""
-    new_per_feed: dict[str, int] = {}
-    for a in articles:
-        new_per_feed[a.feed] = new_per_feed.get(a.feed, 0) + 1
+    new_per_feed = Counter(a.feed for a in articles)
 
     def attempt() -> LoadCounts:
         with transaction(conn):
@@ -506,54 +505,75 @@ def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datet
         return retrying(attempt, f"load {cycle_id}")
 
 
-def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: dict[str, int],
+_FEED_ROW_TYPES = {"feed": pa.string(), "url": pa.string(), "etag": pa.string(), "last_modified": pa.string(),
+                   "polled_at": pa.timestamp("us", "UTC"), "status": pa.string(), "http": pa.int32(),
+                   "error": pa.string(), "ok": pa.bool_(), "new": pa.int64(), "score": pa.float64(),
+                   "interval": pa.float64(), "next": pa.timestamp("us", "UTC"), "conditional": pa.bool_(),
+                   "unhealthy": pa.bool_(), "hint": pa.float64()}
+
+
+def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], new_per_feed: Mapping[str, int],
                   settings: Settings) -> dict[str, Schedule]:
+    """Each polled feed's state and next poll, all feeds in one MERGE."""
     states = feed_states(conn)
     out: dict[str, Schedule] = {}
+    rows = []
     for p in polls:
-        ok = p.status in ("ok", "not_modified")
         prev = states.get(p.feed)
         new_items = new_per_feed.get(p.feed, 0)
         sched = next_schedule(prev.poll_interval if prev else None, prev.failure_score if prev else 0.0, p.status,
                               len(p.entries), new_items, p.feed_hint, parse_retry_after(p.retry_after, p.polled_at),
                               p.hard, p.polled_at, settings)
         out[p.feed] = sched
-        conn.execute(
-            """
+        rows.append({"feed": p.feed, "url": p.url, "etag": p.etag, "last_modified": p.last_modified,
+                     "polled_at": p.polled_at, "status": p.status, "http": p.http_status, "error": p.error,
+                     "ok": p.status in ("ok", "not_modified"), "new": new_items, "score": sched.failure_score,
+                     "interval": sched.poll_interval, "next": sched.next_poll_at, "conditional": p.conditional,
+                     "unhealthy": sched.unhealthy, "hint": p.feed_hint})
+    if not rows:
+        return out
+    conn.register("_polled", pa.table({k: pa.array([r[k] for r in rows], t) for k, t in _FEED_ROW_TYPES.items()}))
+    try:
+        conn.execute("""
             merge into feeds f
-            using (select $feed as feed, $url as url, $etag as etag, $lm as last_modified, $at as last_polled_at,
-                          $status as last_status, $http as last_http_status, $error as last_error,
-                          case when $ok then $at end as last_success_at,
-                          case when $ok then 0 else 1 end as consecutive_failures, $new as articles_total,
-                          $score as failure_score, $interval as poll_interval, $next as next_poll_at,
-                          case when not $conditional then $at end as last_unconditional_at,
-                          $unhealthy as unhealthy, $hint as feed_hint_seconds) s
+            using (select feed, url, etag, last_modified, polled_at as last_polled_at, status as last_status,
+                          http as last_http_status, error as last_error,
+                          case when ok then polled_at end as last_success_at,
+                          case when ok then 0 else 1 end as consecutive_failures, new as articles_total,
+                          score as failure_score, interval as poll_interval, next as next_poll_at,
+                          case when not conditional then polled_at end as last_unconditional_at,
+                          unhealthy, hint as feed_hint_seconds, ok, conditional
+                   from _polled) s
             on f.feed = s.feed
             when matched then update set
                 url = s.url,
-                etag = case when $ok then s.etag else f.etag end,
-                last_modified = case when $ok then s.last_modified else f.last_modified end,
+                etag = case when s.ok then s.etag else f.etag end,
+                last_modified = case when s.ok then s.last_modified else f.last_modified end,
                 last_polled_at = s.last_polled_at,
                 last_status = s.last_status,
                 last_http_status = s.last_http_status,
                 last_error = s.last_error,
                 last_success_at = coalesce(s.last_success_at, f.last_success_at),
-                consecutive_failures = case when $ok then 0 else f.consecutive_failures + 1 end,
+                consecutive_failures = case when s.ok then 0 else f.consecutive_failures + 1 end,
                 articles_total = f.articles_total + s.articles_total,
                 failure_score = s.failure_score,
                 poll_interval = s.poll_interval,
                 next_poll_at = s.next_poll_at,
-                last_unconditional_at = case when $ok and not $conditional then s.last_polled_at
+                last_unconditional_at = case when s.ok and not s.conditional then s.last_polled_at
                                              else f.last_unconditional_at end,
                 unhealthy = s.unhealthy,
                 feed_hint_seconds = coalesce(s.feed_hint_seconds, f.feed_hint_seconds)
-            when not matched then insert by name
-            """,
-            {"feed": p.feed, "url": p.url, "etag": p.etag, "lm": p.last_modified, "at": p.polled_at,
-             "status": p.status, "http": p.http_status, "error": p.error, "ok": ok, "new": new_items,
-             "score": sched.failure_score, "interval": sched.poll_interval, "next": sched.next_poll_at,
-             "conditional": p.conditional, "unhealthy": sched.unhealthy, "hint": p.feed_hint},
-        )
+            when not matched then insert (feed, url, etag, last_modified, last_polled_at, last_status,
+                                          last_http_status, last_error, last_success_at, consecutive_failures,
+                                          articles_total, failure_score, poll_interval, next_poll_at,
+                                          last_unconditional_at, unhealthy, feed_hint_seconds)
+                values (s.feed, s.url, s.etag, s.last_modified, s.last_polled_at, s.last_status,
+                        s.last_http_status, s.last_error, s.last_success_at, s.consecutive_failures,
+                        s.articles_total, s.failure_score, s.poll_interval, s.next_poll_at,
+                        s.last_unconditional_at, s.unhealthy, s.feed_hint_seconds)
+            """)
+    finally:
+        conn.unregister("_polled")
     return out
 
 

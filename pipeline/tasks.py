@@ -204,7 +204,7 @@ def cycle(run_id: str, max_wait: float = 60.0, settings: Settings | None = None,
         (sleep or time.sleep)(wait)
     with _own_workers():
         summary = run_cycle(config, settings, LazyAnnotator(config, settings.spacy_model), now=utcnow(),
-                            cycle_id=run_id)
+                            cycle_id=run_id, one_shot=True)
     return {"waited_s": round(wait, 1), "feeds": summary.feeds_polled, "failed": summary.feeds_failed,
             "new_articles": summary.new_articles, "alerts_raised": len(summary.alerts_raised),
             "sent": summary.alerts_sent, "pending": summary.alerts_pending,

@@ -79,3 +79,56 @@ def test_extract_without_article_text_keeps_summary():
     article = article_from_extraction(entry, extract_in_worker(html, "http://x/1", 5.0), html, NOW)
     assert (article.extracted, article.extraction_error, article.text, article.completeness) == (
         False, "no article text found on page", "Feed summary.", "summary_only")
+
+
+# the extraction pool: batches, crashes, stuck workers ----------------------------------------
+
+def _submit_all(pool, urls, limit=30.0):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as threads:
+        return list(threads.map(lambda u: pool.submit(b"<html/>", u, limit, False).result(timeout=120), urls))
+
+
+def test_extraction_pool_batches_pages_and_answers_each_its_own():
+    from extract_faults import echo_or_fail
+
+    from pipeline.extract import ExtractorPool
+
+    pool = ExtractorPool(2, batch=4, work=echo_or_fail)
+    try:
+        urls = [f"http://x/{i}" for i in range(60)]
+        assert [r["text"] for r in _submit_all(pool, urls)] == urls
+    finally:
+        pool.close()
+
+
+def test_a_page_that_crashes_its_worker_fails_alone():
+    from extract_faults import echo_or_fail
+
+    from pipeline.extract import ExtractorPool
+
+    pool = ExtractorPool(2, batch=4, work=echo_or_fail)
+    try:
+        urls = [f"http://x/{i}" for i in range(12)] + ["crash"] + [f"http://y/{i}" for i in range(12)]
+        results = dict(zip(urls, _submit_all(pool, urls)))
+        assert results.pop("crash") == {"error": "extraction worker crashed"}
+        assert all(r == {"text": u} for u, r in results.items())
+        assert pool.submit(b"<html/>", "after", 30.0).result(timeout=60) == {"text": "after"}   # fresh workers
+    finally:
+        pool.close()
+
+
+def test_a_worker_stuck_past_the_time_limits_is_killed_and_its_batch_retried():
+    from extract_faults import echo_or_fail
+
+    from pipeline.extract import ExtractorPool
+
+    pool = ExtractorPool(1, batch=4, slack=1.0, work=echo_or_fail)
+    try:
+        urls = ["a", "b", "hang", "c", "d", "e"]
+        results = dict(zip(urls, _submit_all(pool, urls, limit=0.2)))
+        assert results.pop("hang") == {"error": "extraction took longer than 0.2s (worker killed)"}
+        assert results == {u: {"text": u} for u in results}
+    finally:
+        pool.close()
