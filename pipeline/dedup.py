@@ -18,6 +18,8 @@ MAX_DISTANCE = 3        # differing bits for two texts to count as the same stor
 STORY_WINDOW_DAYS = 30
 # four 16-bit bands of a SimHash (right shifts): within MAX_DISTANCE bits, two hashes agree on one
 _BAND_SHIFTS = (48, 32, 16, 0)
+
+
 def assign_stories(conn: duckdb.DuckDBPyConnection, articles: Sequence[Article]) -> list[Article]:
     """Give each article the story_id of the earliest stored (or earlier in this batch) near-duplicate.
 
