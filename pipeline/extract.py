@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from pipeline.extract_worker import _warm, detect_language, extract_batch_in_worker, extract_in_worker  # noqa: F401
+from pipeline.extract_worker import _warm, detect_language, extract_batch_in_worker
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.records import Article, FeedEntry
 from pipeline.spawn import kill_pool, spawn_pool
@@ -84,7 +84,7 @@ class ExtractorPool:
         self._closed = False
 
     def submit(self, html: bytes, url: str, time_limit: float, need_metadata: bool = True) -> Future:
-        """A future for the page's extraction result (a dict; see extract_in_worker)."""
+        """A future for the page's extraction result (a dict; see extract_worker.extract_in_worker)."""
         page = _Page((html, url, time_limit, need_metadata), Future())
         with self._lock:
             self._pending.append(page)

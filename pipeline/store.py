@@ -418,17 +418,26 @@ def feed_states(conn: duckdb.DuckDBPyConnection) -> dict[str, FeedState]:
     return {r[0]: FeedState(*r) for r in rows}
 
 
+@contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, rows: Sequence[dict],
+               types: Mapping[str, pa.DataType] | None = None) -> Iterator[None]:
+    """`rows` (dicts with the same keys, at least one) as an Arrow table the statements inside can
+    read as `name`; a column in `types` gets that type, the rest are inferred."""
+    types = types or {}
+    conn.register(name, pa.table({k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]}))
+    try:
+        yield
+    finally:
+        conn.unregister(name)
+
+
 def known_article_ids(conn: duckdb.DuckDBPyConnection, ids: Iterable[str]) -> set[str]:
     ids = list(dict.fromkeys(ids))
     if not ids:
         return set()
-    table = pa.table({"article_id": pa.array(ids, pa.string())})
-    conn.register("_wanted_ids", table)
-    try:
+    with registered(conn, "_wanted_ids", [{"article_id": i} for i in ids], {"article_id": pa.string()}):
         return {r[0] for r in conn.execute(
             "select a.article_id from articles a join _wanted_ids w using (article_id)").fetchall()}
-    finally:
-        conn.unregister("_wanted_ids")
 
 
 @dataclass(frozen=True)
@@ -450,10 +459,7 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
     """
     if not rows:
         return 0
-    types = types or {}
-    columns = {k: pa.array([r[k] for r in rows], type=types.get(k)) for k in rows[0]}
-    conn.register("_batch", pa.table(columns))
-    try:
+    with registered(conn, "_batch", rows, types):
         before = conn.execute(f"select count(*) from {table}").fetchone()[0]
         if of_load is None:
             insert_new(conn, table, "select * from _batch")
@@ -462,8 +468,6 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict],
                           "where article_id in (select article_id from articles where load_seq = $seq)")
             conn.execute(f"insert into {table} by name {_one_per_key(table, stored_now)}", {"seq": of_load})
         return conn.execute(f"select count(*) from {table}").fetchone()[0] - before
-    finally:
-        conn.unregister("_batch")
 
 
 def load_cycle(conn: duckdb.DuckDBPyConnection, cycle_id: str, started_at: datetime,
@@ -532,8 +536,7 @@ def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], 
                      "unhealthy": sched.unhealthy, "hint": p.feed_hint})
     if not rows:
         return out
-    conn.register("_polled", pa.table({k: pa.array([r[k] for r in rows], t) for k, t in _FEED_ROW_TYPES.items()}))
-    try:
+    with registered(conn, "_polled", rows, _FEED_ROW_TYPES):
         conn.execute("""
             merge into feeds f
             using (select feed, url, etag, last_modified, polled_at as last_polled_at, status as last_status,
@@ -572,8 +575,6 @@ def _upsert_feeds(conn: duckdb.DuckDBPyConnection, polls: Sequence[PollResult], 
                         s.articles_total, s.failure_score, s.poll_interval, s.next_poll_at,
                         s.last_unconditional_at, s.unhealthy, s.feed_hint_seconds)
             """)
-    finally:
-        conn.unregister("_polled")
     return out
 
 

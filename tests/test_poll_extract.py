@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from pipeline.config import FeedConfig
-from pipeline.extract import article_from_extraction, extract_in_worker, fetch_articles
+from pipeline.extract import article_from_extraction, fetch_articles
+from pipeline.extract_worker import extract_in_worker
 from pipeline.fetch import Fetcher
 from pipeline.poll import parse_feed, poll_feed
 from pipeline.records import FeedEntry
