@@ -19,7 +19,7 @@ import random
 import re
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -184,6 +184,23 @@ def lake_extensions(settings: Settings) -> list[str]:
     return names
 
 
+def _sqlite_catalog_in_wal(path: str) -> None:
+    """Create the SQLite catalog, or switch an older one, in write-ahead-log mode: in SQLite's default
+    rollback-journal mode a committing writer locks readers out ("database is locked" for an analyst,
+    or for the alert builder, while a load commits); in WAL mode readers never wait for writers and
+    writers queue for a shorter lock. The mode is kept in the file. WAL needs the catalog on a local
+    disk (shared memory beside it): on a network file system use the PostgreSQL catalog."""
+    import sqlite3
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with closing(sqlite3.connect(path, timeout=10)) as db:
+            if db.execute("pragma journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("pragma journal_mode = wal")
+    except sqlite3.Error as exc:   # still usable in its old mode; the next writer tries again
+        log.warning("ducklake catalog %s: could not switch to WAL mode (%s)", path, exc)
+
+
 def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the DuckLake attached as `lake` and made the default catalog, so the
     same unqualified SQL runs as on a file. Created and migrated on first use (not when read-only)."""
@@ -193,7 +210,8 @@ def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | No
     if kind == "sqlite":
         if (read_only or snapshot is not None) and not Path(target).exists():
             raise StoreError(f"ducklake catalog {target} does not exist")
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        if not read_only and snapshot is None:
+            _sqlite_catalog_in_wal(target)
     if "://" not in settings.lake_data_path:
         Path(settings.lake_data_path).mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(config={**_CONFIG, "memory_limit": _memory_limit()})
@@ -201,9 +219,16 @@ def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | No
         for name in names:
             load_extension(conn, name)
         conn.execute("set TimeZone = 'UTC'")
-        retrying(lambda: conn.execute(attach_lake_sql(settings, LAKE, read_only or snapshot is not None, snapshot)),
-                 f"attach {settings.store_name}", attempts=10)
-        conn.execute(f"use {LAKE}")
+        attach = attach_lake_sql(settings, LAKE, read_only or snapshot is not None, snapshot)
+
+        def attach_and_use() -> None:
+            # USE reads the catalog's latest snapshot too, so a briefly locked catalog can fail
+            # either statement: both are retried as one step
+            if not conn.execute("select 1 from duckdb_databases() where database_name = ?", [LAKE]).fetchone():
+                conn.execute(attach)
+            conn.execute(f"use {LAKE}")
+
+        retrying(attach_and_use, f"attach {settings.store_name}", attempts=12)
         if not read_only and snapshot is None:
             retrying(lambda: migrate(conn), f"migrate {settings.store_name}")
     except duckdb.Error as exc:

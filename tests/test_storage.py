@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import random
 import time
+from contextlib import closing
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -293,6 +294,46 @@ def test_four_writers_and_a_reader_on_a_sqlite_catalog(tmp_path):
 @pytest.mark.slow
 def test_four_writers_and_a_reader_on_a_postgres_catalog(tmp_path, postgres_server):
     _hammer(lake_settings(tmp_path, postgres_server()), tmp_path)
+
+
+_HOLD_LOCK = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("begin exclusive")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("rollback")
+"""
+
+
+def test_a_reader_is_not_locked_out_of_a_sqlite_catalog_while_a_writer_commits(tmp_path):
+    """The catalog is kept in WAL mode (an older one is switched): a committing writer holds the
+    catalog's exclusive lock, which in SQLite's rollback-journal mode turned every reader away
+    ("database is locked"; seen in the hammer test above under CI load)."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    settings = lake_settings(tmp_path)
+    catalog = settings.lake_catalog_url.partition(":")[2]
+    store.open_store(settings).close()
+    with closing(sqlite3.connect(catalog)) as db:
+        assert db.execute("pragma journal_mode").fetchone() == ("wal",)
+        db.execute("pragma journal_mode = delete")            # as a catalog made by an older newsmon
+    store.open_store(settings).close()                        # the next writer switches it
+    with closing(sqlite3.connect(catalog)) as db:
+        assert db.execute("pragma journal_mode").fetchone() == ("wal",)
+    # another process (file locks do not apply within one) in the middle of its commit
+    writer = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, catalog], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        conn = store.open_reader(settings)                    # the lock is held throughout
+        assert conn.execute("select count(*) from articles").fetchone() == (0,)
+        conn.close()
+    finally:
+        writer.communicate("done\n", timeout=30)
+    assert writer.returncode == 0
 
 
 def test_retrying_runs_a_conflicting_transaction_again_and_gives_up_on_other_errors():
