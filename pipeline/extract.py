@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from pipeline.extract_worker import _warm, detect_language, extract_batch_in_worker
+from pipeline.extract_worker import _warm, extract_batch_in_worker
+from pipeline.language import detect_language
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.records import Article, FeedEntry
 from pipeline.spawn import kill_pool, spawn_pool

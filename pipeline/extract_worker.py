@@ -8,10 +8,10 @@ import re
 import signal
 from typing import Any
 
+from pipeline.language import detect_language
 from pipeline.simhash import simhash
 
 MAX_TREE_SIZE = 50_000  # trafilatura gives up on deeper/larger trees
-_LANG_ATTR = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 
 
 class _TimeUp(Exception):
@@ -89,13 +89,3 @@ def extract_in_worker(html: bytes, url: str, time_limit: float, need_metadata: b
 def extract_batch_in_worker(pages: list[tuple[bytes, str, float, bool]]) -> list[dict[str, Any]]:
     """extract_in_worker for each page of a batch (each under its own time limit)."""
     return [extract_in_worker(*page) for page in pages]
-
-
-def detect_language(text: str, html: bytes | None = None) -> str | None:
-    if len(text) >= 50:
-        import py3langid
-
-        # 500 characters decide the language as well as 1,000 on news prose, at 40% of the cost
-        return py3langid.classify(text[:500])[0]
-    match = _LANG_ATTR.search(html[:4096]) if html else None
-    return match.group(1).decode().lower() if match else None

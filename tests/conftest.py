@@ -21,6 +21,7 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
     "NEWSMON_ALLOW_PRIVATE_NETWORKS": "1",
     "NEWSMON_DATA_DIR": str(_AIRFLOW_HOME / "newsmon-data"),
+    "NEWSMON_CACHE_DIR": str(_AIRFLOW_HOME / "newsmon-cache"),   # not the user's ~/.cache
     "NEWSMON_FETCH_TIMEOUT": "5",
     # our own loopback servers: no politeness gap, and every feed is due at every cycle
     "NEWSMON_HOST_MIN_GAP": "0",
