@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
 
-    import httpx
+    import urllib3
 
     from pipeline import store
     from pipeline.config import FeedConfig, load_config
@@ -77,8 +77,8 @@ def main() -> int:
     conn.close()
 
     sample = entries[: args.pages]
-    with httpx.Client() as client:
-        pages = [client.get(e.url).content for e in sample]
+    with urllib3.PoolManager() as client:
+        pages = [client.request("GET", e.url).data for e in sample]
     print(f"pages: {len(pages)}, mean {sum(map(len, pages)) / len(pages) / 1024:.1f} KB HTML")
     _raw_extract(pages[0])
     t = time.perf_counter()

@@ -107,7 +107,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
 
-    import httpx
+    import urllib3
 
     from pipeline.config import load_config
     from pipeline.settings import PROJECT_ROOT
@@ -123,8 +123,8 @@ def main() -> int:
     site_proc = psutil.Process(site.pid)
     ready.wait(300)
     base = f"http://127.0.0.1:{port.value}"
-    with httpx.Client() as client:
-        pages = [client.get(f"{base}/a/{i}.html").content for i in range(n)]
+    with urllib3.PoolManager() as client:
+        pages = [client.request('GET', f"{base}/a/{i}.html").data for i in range(n)]
     print(f"site: {args.feeds} feeds x {args.items} items = {n} distinct pages, "
           f"mean {sum(map(len, pages)) / n / 1024:.1f} KB HTML")
 

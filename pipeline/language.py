@@ -60,8 +60,8 @@ def load_identifier(folder: Path) -> Any:
             _decompress(source, copy)
         return _from_npz(copy)
     except Exception as exc:  # whatever is wrong with the copy, the packaged model gives the answer
-        log.warning("language model copy %s not usable (%s: %s); loading the packaged model",
-                    copy, type(exc).__name__, exc)
+        log.warning("language model copy %s not usable (%s: %s); loading the packaged model "
+                    "(0.3 CPU-s more per process; NEWSMON_CACHE_DIR sets the folder)", copy, type(exc).__name__, exc)
         with suppress(OSError):
             copy.unlink()             # the next process writes it again
         return langid.LanguageIdentifier.from_model_file(source)

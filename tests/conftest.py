@@ -129,6 +129,16 @@ def _faults(handler: BaseHTTPRequestHandler, path: str) -> bool:
                 time.sleep(0.5)
         except (BrokenPipeError, ConnectionResetError):
             pass
+    elif path == "/faults/drip-headers":
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for i in range(60):
+                handler.wfile.write(b"X-Drip-%d: 1\r\n" % i)
+                handler.wfile.flush()
+                time.sleep(0.25)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
     elif path == "/faults/429.xml":
         send(429, b"slow down", "text/plain", {"Retry-After": "120"})
     elif path == "/faults/503-date.xml":

@@ -12,7 +12,7 @@ import pytest
 from pipeline import store
 from pipeline.config import FeedConfig, load_config
 from pipeline.cycle import run_cycle
-from pipeline.fetch import Fetcher, FetchError, GuardedBackend
+from pipeline.fetch import Fetcher, FetchError, Guard
 from pipeline.netguard import BlockedAddress
 from pipeline.poll import parse_feed, poll_feed
 from tests.conftest import write_config
@@ -49,7 +49,7 @@ def test_1_dns_rebinding_is_checked_at_connect_time(monkeypatch):
 
     monkeypatch.setattr(fetch_mod, "resolve", lambda host, port: ["127.0.0.1"])
     with pytest.raises(BlockedAddress, match="non-public address 127.0.0.1"):
-        GuardedBackend(allow_private=False).connect_tcp("rebind.example", 80, timeout=1)
+        Guard(allow_private=False).connect("rebind.example", 80, timeout=1)
 
 
 def test_1_allowlisted_network_only(settings, demo_site):
@@ -105,6 +105,18 @@ def test_4_total_deadline(settings, demo_site):
     with Fetcher(quick) as f, pytest.raises(FetchError, match="deadline of 1.5s exceeded"):
         f.get(demo_site.base_url("courier") + "/faults/drip")
     assert time.monotonic() - started < 5
+
+
+def test_4_total_deadline_holds_while_headers_drip_in(settings, demo_site):
+    """Each header line arrives within the socket timeout, so only the request's own deadline
+    stops it (60 lines x 0.25 s would take 15 s)."""
+    quick = dataclasses.replace(settings, fetch_timeout=1.5)
+    started = time.monotonic()
+    with Fetcher(quick) as f:
+        with pytest.raises(FetchError, match="deadline of 1.5s exceeded"):
+            f.get(demo_site.base_url("courier") + "/faults/drip-headers")
+        assert time.monotonic() - started < 5
+        assert f.get(demo_site.base_url("courier") + "/feed.xml").status == 200   # the client goes on working
 
 
 # 6, 7, 8: politeness ----------------------------------------------------------------------------
