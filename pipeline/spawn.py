@@ -15,10 +15,25 @@ _NO_MAIN = types.ModuleType("__main__")
 _MAIN_SWAP = threading.Lock()     # submit() may be called from many threads at once
 
 
+def _start_worker(initializer: Callable[..., Any] | None, *initargs: Any) -> None:
+    """Every worker runs under Linux's SCHED_BATCH policy: it is CPU-bound and never waits for a
+    person, so the kernel may let it run longer before switching to another process. Two spaCy
+    and two extraction workers share two cores with the main process; paired runs of `newsmon
+    run` on 2,000 articles took 22.60/22.73/22.52 s with it, 22.94/22.88/22.84 s without (0.4 CPU-s
+    less in all)."""
+    if hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:        # not allowed here: the default policy is only a little slower
+            pass
+    if initializer is not None:
+        initializer(*initargs)
+
+
 def spawn_pool(workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
-    """A spawned (not forked: threads may be running) process pool."""
+    """A spawned (not forked: threads may be running) process pool of batch-scheduled workers."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=initializer, initargs=initargs)
+                               initializer=_start_worker, initargs=(initializer, *initargs))
 
 
 def submit(pool: Executor, fn: Callable[..., Any], *args: Any) -> Future:
