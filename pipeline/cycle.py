@@ -215,6 +215,42 @@ def index_stage(conn: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         return store.retrying(attempt, "search index")
 
 
+@contextmanager
+def indexing_alongside(conn: duckdb.DuckDBPyConnection, settings: Settings, summary: CycleSummary) -> Iterator[None]:
+    """Index the new articles (index_stage) while the body runs. On a DuckDB file the index is built
+    on its own connection in a thread: models, alerts and delivery use a core that the index leaves
+    idle (index + models + alerts after a 2,000-article load: 0.70 s one after the other, 0.51 s
+    side by side). On a lake both would commit to the catalog at once and one would retry (measured
+    slower), so the index is built first. `search_index` times the index alone on a lake, and the
+    wait after the body on a file. The index is finished before this returns, even when the body
+    fails: a cycle never leaves a writer behind it."""
+    if settings.storage != "duckdb":
+        with summary.timed("search_index"):
+            index_stage(conn, settings)
+        yield
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    cur = store.cursor(conn)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="search-index")
+    future = pool.submit(index_stage, cur, settings)
+    body_failed = True
+    try:
+        yield
+        body_failed = False
+    finally:
+        try:
+            with summary.timed("search_index"):
+                error = future.exception()
+            if error is not None:
+                if not body_failed:
+                    raise error
+                log.error("search index failed as well: %s", error)   # the body's error is the one raised
+        finally:
+            pool.shutdown()
+            cur.close()
+
+
 def models_stage(conn: duckdb.DuckDBPyConnection, config: Config, now: datetime | None = None) -> list[str]:
     """Build the SQL models (sql/models) in dependency order."""
     return run_models(conn, config, now)
@@ -270,18 +306,17 @@ def run_cycle(config: Config, settings: Settings, annotator: Any, now: datetime 
             with summary.timed("load"):
                 counts = store.load_cycle(conn, summary.cycle_id, now, polls, articles, annotations, config.actors,
                                           settings)
-            with summary.timed("search_index"):
-                index_stage(conn, settings)
             summary.new_articles = counts.new_articles
             summary.not_extracted = sum(1 for a in articles if not a.extracted)
             summary.topic_mentions, summary.actor_mentions, summary.stances = (
                 counts.topic_mentions, counts.actor_mentions, counts.stances)
-            with summary.timed("models"):
-                models_stage(conn, config, now)
-            with summary.timed("alerts"):
-                alerts_stage(conn, config, summary, now)
-            with summary.timed("notify"):
-                notify_stage(conn, config, summary, now, send)
+            with indexing_alongside(conn, settings, summary):
+                with summary.timed("models"):
+                    models_stage(conn, config, now)
+                with summary.timed("alerts"):
+                    alerts_stage(conn, config, summary, now)
+                with summary.timed("notify"):
+                    notify_stage(conn, config, summary, now, send)
             # analysts read the lake itself (every commit is a snapshot they can see); a DuckDB file
             # gets its read copy within the time budget. The file is checkpointed every cycle:
             # leaving the changes in the write-ahead log saved 0.3 s of a 100-new cycle at 1M

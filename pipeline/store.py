@@ -259,6 +259,17 @@ def open_reader(settings: Settings, live: bool = False) -> duckdb.DuckDBPyConnec
     return connect(settings.db_path if live else read_copy_path(settings.db_path), read_only=True)
 
 
+def cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to the same open database, for another thread, with the session settings
+    every connection of this module has: UTC, and on a lake the lake as the default catalog."""
+    cur = conn.cursor()
+    cur.execute("set TimeZone = 'UTC'")
+    db = _lake_name(conn)
+    if db is not None:
+        cur.execute(f'use "{db}"')
+    return cur
+
+
 def _lake_name(conn: duckdb.DuckDBPyConnection) -> str | None:
     """The name the connection's default catalog is attached under, when it is a DuckLake."""
     row = conn.execute("select database_name from duckdb_databases() "
