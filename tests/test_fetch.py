@@ -49,3 +49,74 @@ def test_conditional_get(settings, demo_site):
         assert first.status == 200 and first.headers["etag"]
         again = f.get(url, {"If-None-Match": first.headers["etag"]})
     assert again.status == 304 and again.body == b""
+
+
+# --- TLS: verified against the URL's host name, although the socket goes to a checked address ---
+
+@pytest.fixture(scope="module")
+def tls_site(tmp_path_factory):
+    """An HTTPS server on 127.0.0.1 whose certificate (for "localhost") is signed by a throwaway CA."""
+    import datetime
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(subject, key, issuer, issuer_key, ca):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newsmon test CA")])
+    ca_cert = cert(ca_name, ca_key, ca_name, ca_key, True)
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]), key, ca_name, ca_key, False)
+    (folder / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (folder / "leaf.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = b"over TLS"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "leaf.pem", folder / "leaf.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], str(folder / "ca.pem")
+    server.shutdown()
+
+
+def test_tls_certificates_are_verified(settings, tls_site):
+    port, _ = tls_site
+    with Fetcher(settings) as f, pytest.raises(FetchError, match="TLSError: .*certificate verify failed"):
+        f.get(f"https://localhost:{port}/")
+
+
+def test_tls_is_checked_against_the_url_host(settings, tls_site, monkeypatch):
+    port, ca = tls_site
+    monkeypatch.setattr("pipeline.fetch.certifi.where", lambda: ca)      # trust the test CA
+    with Fetcher(settings) as f:
+        assert f.get(f"https://localhost:{port}/").body == b"over TLS"
+        with pytest.raises(FetchError, match="TLSError: .*(match|mismatch)"):
+            f.get(f"https://127.0.0.1:{port}/")          # the certificate names localhost only
