@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from pipeline.extract_worker import _warm, extract_batch_in_worker
-from pipeline.language import detect_language
 from pipeline.fetch import Fetcher, FetchError, check_status
+from pipeline.language import detect_language
 from pipeline.records import Article, FeedEntry
 from pipeline.spawn import kill_pool, spawn_pool
 from pipeline.spawn import submit as spawn_submit
