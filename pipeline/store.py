@@ -134,6 +134,12 @@ def load_extension(conn: duckdb.DuckDBPyConnection, name: str) -> None:
     conn.execute(f"load '{extension_file(name)}'")
 
 
+def _session(conn: duckdb.DuckDBPyConnection) -> None:
+    """What every connection this module hands out has set: timestamps read and written in UTC
+    (DuckDB would take the machine's zone). A session setting: each connection and cursor needs it."""
+    conn.execute("set TimeZone = 'UTC'")
+
+
 def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) and migrate a DuckDB file; raises StoreError with a clear message."""
     db_path = Path(db_path)
@@ -146,7 +152,7 @@ def connect(db_path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
                               config={**_CONFIG, "memory_limit": _memory_limit()})
     except (duckdb.Error, OSError) as exc:
         raise _explain(db_path, exc) from None
-    conn.execute("set TimeZone = 'UTC'")
+    _session(conn)
     if not read_only:
         try:
             migrate(conn)
@@ -218,7 +224,7 @@ def connect_lake(settings: Settings, read_only: bool = False, snapshot: int | No
     try:
         for name in names:
             load_extension(conn, name)
-        conn.execute("set TimeZone = 'UTC'")
+        _session(conn)
         attach = attach_lake_sql(settings, LAKE, read_only or snapshot is not None, snapshot)
 
         def attach_and_use() -> None:
@@ -261,9 +267,9 @@ def open_reader(settings: Settings, live: bool = False) -> duckdb.DuckDBPyConnec
 
 def cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Another connection to the same open database, for another thread, with the session settings
-    every connection of this module has: UTC, and on a lake the lake as the default catalog."""
+    every connection of this module has (`_session`), and on a lake the lake as the default catalog."""
     cur = conn.cursor()
-    cur.execute("set TimeZone = 'UTC'")
+    _session(cur)
     db = _lake_name(conn)
     if db is not None:
         cur.execute(f'use "{db}"')
