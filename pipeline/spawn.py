@@ -15,12 +15,24 @@ _NO_MAIN = types.ModuleType("__main__")
 _MAIN_SWAP = threading.Lock()     # submit() may be called from many threads at once
 
 
+# the math libraries under numpy, spaCy and thinc: each worker is one thread (one worker per core)
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _start_worker(initializer: Callable[..., Any] | None, *initargs: Any) -> None:
-    """Every worker runs under Linux's SCHED_BATCH policy: it is CPU-bound and never waits for a
-    person, so the kernel may let it run longer before switching to another process. Two spaCy
-    and two extraction workers share two cores with the main process; paired runs of `newsmon
-    run` on 2,000 articles took 22.60/22.73/22.52 s with it, 22.94/22.88/22.84 s without (0.4 CPU-s
-    less in all)."""
+    """Set up a worker, then run its own initializer.
+
+    - Its math libraries run one thread each (ONE_THREAD; a value set by the user is kept). numpy's
+      OpenBLAS starts a helper thread per core by default, and a spaCy worker then took 8% more
+      CPU for the same articles: 150 articles annotated in 1.88-1.97 CPU-s with one thread,
+      2.05-2.10 without. This must happen before numpy is loaded, so here, before the initializer
+      (a spaCy worker loads numpy there; the extraction workers, which use no BLAS, load it earlier).
+    - It runs under Linux's SCHED_BATCH policy: it is CPU-bound and never waits for a person, so
+      the kernel may let it run longer before switching to another process. Paired runs of
+      `newsmon run` on 2,000 articles took 22.60/22.73/22.52 s with it, 22.94/22.88/22.84 s without.
+    """
+    for name in ONE_THREAD:
+        os.environ.setdefault(name, "1")
     if hasattr(os, "sched_setscheduler"):
         try:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
