@@ -1,7 +1,7 @@
 """Fetch article pages and extract text + metadata with trafilatura in worker processes.
 
-Extraction runs in a small process pool: both cores are used, and every page gets a hard time
-limit (trafilatura's extract() has none). A page that times out, is too big, is not HTML or has no
+Extraction runs in a small process pool (Settings.extraction_workers: the cores the spaCy workers
+leave), and every page gets a hard time limit (trafilatura's extract() has none). A page that times out, is too big, is not HTML or has no
 article text keeps its feed summary and is flagged.
 """
 from __future__ import annotations
@@ -162,6 +162,17 @@ class ExtractorPool:
         if pool is not None:
             kill_pool(pool)
 
+    def resize(self, workers: int) -> None:
+        """Run `workers` processes from now on: an idle pool's are let go at once, a busy pool keeps
+        its own until it is next replaced."""
+        with self._lock:
+            if workers == self.workers:
+                return
+            self.workers = workers
+            if self._pool is not None and not self._running:
+                pool, self._pool = self._pool, None
+                pool.shutdown(wait=False)
+
     def close(self, wait: bool = True) -> None:
         """Stop the workers; `wait=False` lets them exit on their own while the caller goes on.
         Pages still queued get an error result."""
@@ -182,7 +193,10 @@ def _settle(future: Future, result: dict[str, Any]) -> None:
 _SHARED = ExtractorPool()
 
 
-def shared_pool() -> ExtractorPool:
+def shared_pool(workers: int | None = None) -> ExtractorPool:
+    """This process's extraction pool, reused by every cycle; `workers` sizes it."""
+    if workers:
+        _SHARED.resize(workers)
     return _SHARED
 
 
@@ -271,7 +285,7 @@ def fetch_articles(fetcher: Fetcher, entries: Iterable[FeedEntry], fetched_at: d
     entries = list(entries)
     if not entries:
         return []
-    pool = pool or shared_pool()
+    pool = pool or shared_pool(fetcher.settings.extraction_workers)
     limit = fetcher.settings.extract_time_limit
 
     def one(entry: FeedEntry) -> Article:

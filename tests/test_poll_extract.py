@@ -1,10 +1,13 @@
 """Poll and extract stages on their own: exact records out of real feed bytes and demo pages."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from pipeline.config import FeedConfig
-from pipeline.extract import article_from_extraction, fetch_articles
+from pipeline.extract import article_from_extraction, fetch_articles, shared_pool
 from pipeline.extract_worker import extract_in_worker
 from pipeline.fetch import Fetcher
 from pipeline.poll import parse_feed, poll_feed
@@ -131,5 +134,47 @@ def test_a_worker_stuck_past_the_time_limits_is_killed_and_its_batch_retried():
         results = dict(zip(urls, _submit_all(pool, urls, limit=0.2)))
         assert results.pop("hang") == {"error": "extraction took longer than 0.2s (worker killed)"}
         assert results == {u: {"text": u} for u in results}
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("cores, annotate, explicit, workers", [
+    (2, 2, None, 1),      # two spaCy workers take the two cores: one extraction process beside them
+    (4, 2, None, 1),      # a third of the spaCy workers, rounded up
+    (16, 12, None, 4),
+    (16, 14, None, 2),    # the cores spaCy leaves
+    (1, 2, None, 1),
+    (8, 1, None, 2),      # annotation waits for extraction: it takes two cores
+    (1, 1, None, 1),
+    (2, 2, 3, 3),         # NEWSMON_EXTRACT_PROCESSES wins
+])
+def test_extraction_processes_leave_the_cores_to_spacy(monkeypatch, settings, cores, annotate, explicit, workers):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert replace(settings, annotate_processes=annotate, extract_processes=explicit).extraction_workers == workers
+
+
+def test_extraction_processes_from_the_environment(monkeypatch, tmp_path):
+    from pipeline.settings import Settings
+
+    monkeypatch.setenv("NEWSMON_EXTRACT_PROCESSES", "3")
+    assert Settings.from_env(tmp_path).extract_processes == 3
+    monkeypatch.setenv("NEWSMON_EXTRACT_PROCESSES", "")
+    assert Settings.from_env(tmp_path).extract_processes is None
+
+
+def test_fetch_sizes_the_shared_pool_from_the_settings(settings, demo_site):
+    site = demo_site
+    art = next(a for a in site.articles if a.slug == "duma-rejects-foreign-peacekeepers")
+    url = site.base_url("ledger") + art.path
+    entry = FeedEntry("demo-ledger", "k1", url, url, url, art.title, "summary", art.date)
+    pool = shared_pool()
+    try:
+        for workers in (1, 2):
+            with Fetcher(replace(settings, extract_processes=workers)) as f:
+                [article] = fetch_articles(f, [entry], NOW)
+            assert article.extracted and pool.workers == workers
+            assert pool._pool is not None and len(pool._pool._processes) == 1   # spawned as pages need them
+        pool.resize(1)            # the idle pool's processes go at once
+        assert pool._pool is None
     finally:
         pool.close()
