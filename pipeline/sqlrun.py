@@ -324,6 +324,8 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
     An alert query runs only when a model build changed something since it last ran (or its rules
     changed, or it is marked `-- every cycle`), and it may restrict itself to mart rows rewritten
     since then: `getvariable('alert_since')` is that build generation, or null for "look at all".
+    Raised ids are dropped with an anti join: `not in (select alert_id from alerts)` hashed every
+    stored alert id for each query, 2-5 ms a query with 110,000 alerts (1M articles).
     """
     new_ids: list[str] = []
     generation = _generation(conn)
@@ -343,7 +345,8 @@ def raise_alerts(conn: duckdb.DuckDBPyConnection, cycle_id: str, now: datetime,
             create or replace temp table _raised as
             select c.*, $cycle_id as cycle_id, $now as detected_at, $snapshot::bigint as snapshot_id
             from ({sql}) c
-            where c.alert_id not in (select alert_id from alerts)
+            anti join alerts a on a.alert_id = c.alert_id
+            where c.alert_id is not null
             """,
             {"cycle_id": cycle_id, "now": now, "snapshot": snapshot},
         )

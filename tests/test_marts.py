@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import BACKENDS, open_test_store
-from pipeline.sqlrun import build_models, raise_alerts, set_rule_variables, set_variables
+from pipeline.sqlrun import alert_queries, build_models, raise_alerts, set_rule_variables, set_variables
 from tests.test_sql_models import add_mention, add_stance, add_topic, ts
 
 
@@ -212,6 +212,8 @@ def test_alert_source_silent_tells_silent_from_failing(conn):
     # one alert per silence: the next cycle raises nothing new
     build_models(conn)
     assert raise_alerts(conn, "c2", ts(24, 13)) == []
+    # the rule runs every cycle: a silence already raised is not looked at again (no evidence rebuilt)
+    assert conn.execute(alert_queries()["alert_source_silent"]).fetchall() == []
 
 
 def test_severity_escalates_with_independent_sources(conn):

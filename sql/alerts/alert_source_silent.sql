@@ -10,6 +10,8 @@ with health as (
 quiet as (
     select
         *,
+        substr(md5('source_silent|' || feed || '|' || strftime(last_topic_article_at, '%Y-%m-%dT%H:%M:%S')), 1, 16)
+            as alert_id,
         epoch(getvariable('cycle_now')) - epoch(last_topic_article_at) as quiet_seconds,
         case when last_success_at is null
                   or epoch(getvariable('cycle_now')) - epoch(last_success_at) >= getvariable('silent_hours') * 3600
@@ -18,6 +20,10 @@ quiet as (
     where topic_days_active >= getvariable('silent_active_days')
       and last_topic_article_at is not null
       and epoch(getvariable('cycle_now')) - epoch(last_topic_article_at) >= getvariable('silent_hours') * 3600
+      -- a silence already raised needs no evidence again (the runner would drop it anyway): this
+      -- query runs every cycle, and each long-silent feed would cost a look-up of its last article.
+      -- Only this type's ids are read: hashing every alert id took 4 ms at 110,000 alerts, these 0.8
+      and alert_id not in (select alert_id from alerts where alert_type = 'source_silent')
 ),
 last_article as (
     select a.feed, arg_max(a.url, a.event_at) as url, arg_max(a.title, a.event_at) as title,
@@ -28,8 +34,7 @@ last_article as (
 ),
 final as (
     select
-        substr(md5('source_silent|' || q.feed || '|' || strftime(q.last_topic_article_at, '%Y-%m-%dT%H:%M:%S')), 1, 16)
-            as alert_id,
+        q.alert_id,
         'source_silent' as alert_type,
         case when q.state = 'failing' and getvariable('silent_severity') = 'info' then 'warning'
              else getvariable('silent_severity') end as severity,
