@@ -54,8 +54,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
     cores = os.cpu_count() or 1
     settings = replace(Settings.from_env(tmp, tmp / "bench.duckdb"), allow_private_networks=True, host_min_gap=0.0,
-                       per_host_limit=16, fetch_workers=16, data_dir=tmp,
-                       extract_processes=cores)     # extraction alone here: no spaCy workers beside it
+                       per_host_limit=16, fetch_workers=16, data_dir=tmp)
     base_cfg = load_config(PROJECT_ROOT / "config")
     config = replace(base_cfg, feeds=tuple(FeedConfig(name=f"f{i}", url=f"{base}/feed/{i}.xml") for i in range(args.feeds)))
     now = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -94,7 +93,7 @@ def main() -> int:
     print(f"raw trafilatura.extract: {raw1:.1f} pages/s on one core; {rawn:.1f} pages/s with {cores} processes "
           f"({rawn / raw1:.2f}x)")
 
-    pool = shared_pool(settings.extraction_workers)
+    pool = shared_pool(settings.extraction_workers(beside_spacy=False))
     with Fetcher(settings) as f:
         fetch_articles(f, sample[: cores * 4], now)  # warm the worker processes (imports, dateparser)
         t = time.perf_counter()

@@ -1,7 +1,8 @@
 """Fetch article pages and extract text + metadata with trafilatura in worker processes.
 
-Extraction runs in a small process pool (Settings.extraction_workers: the cores the spaCy workers
-leave), and every page gets a hard time limit (trafilatura's extract() has none). A page that times out, is too big, is not HTML or has no
+Extraction runs in a small process pool (Settings.extraction_workers: up to 2 processes, and only
+the cores the spaCy workers leave while they annotate alongside), and every page gets a hard time
+limit (trafilatura's extract() has none). A page that times out, is too big, is not HTML or has no
 article text keeps its feed summary and is flagged.
 """
 from __future__ import annotations
@@ -285,7 +286,8 @@ def fetch_articles(fetcher: Fetcher, entries: Iterable[FeedEntry], fetched_at: d
     entries = list(entries)
     if not entries:
         return []
-    pool = pool or shared_pool(fetcher.settings.extraction_workers)
+    # a sink is the spaCy workers' stream: they annotate while we extract, on the same cores
+    pool = pool or shared_pool(fetcher.settings.extraction_workers(beside_spacy=sink is not None))
     limit = fetcher.settings.extract_time_limit
 
     def one(entry: FeedEntry) -> Article:

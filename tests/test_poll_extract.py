@@ -138,19 +138,23 @@ def test_a_worker_stuck_past_the_time_limits_is_killed_and_its_batch_retried():
         pool.close()
 
 
-@pytest.mark.parametrize("cores, annotate, explicit, workers", [
-    (2, 2, None, 1),      # two spaCy workers take the two cores: one extraction process beside them
-    (4, 2, None, 1),      # a third of the spaCy workers, rounded up
-    (16, 12, None, 4),
-    (16, 14, None, 2),    # the cores spaCy leaves
-    (1, 2, None, 1),
-    (8, 1, None, 2),      # annotation waits for extraction: it takes two cores
-    (1, 1, None, 1),
-    (2, 2, 3, 3),         # NEWSMON_EXTRACT_PROCESSES wins
+@pytest.mark.parametrize("cores, annotate, explicit, beside, workers", [
+    (2, 2, None, True, 1),      # two spaCy workers take the two cores: one extraction process beside them
+    (4, 2, None, True, 1),      # a third of the spaCy workers, rounded up
+    (16, 12, None, True, 4),
+    (16, 14, None, True, 2),    # the cores spaCy leaves
+    (1, 2, None, True, 1),
+    (2, 2, None, False, 2),     # extraction alone (annotation after it, or elsewhere): two cores
+    (8, 2, None, False, 2),
+    (1, 2, None, False, 1),
+    (2, 2, 3, True, 3),         # NEWSMON_EXTRACT_PROCESSES wins
+    (2, 2, 3, False, 3),
 ])
-def test_extraction_processes_leave_the_cores_to_spacy(monkeypatch, settings, cores, annotate, explicit, workers):
+def test_extraction_processes_leave_the_cores_to_spacy(monkeypatch, settings, cores, annotate, explicit, beside,
+                                                        workers):
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    assert replace(settings, annotate_processes=annotate, extract_processes=explicit).extraction_workers == workers
+    chosen = replace(settings, annotate_processes=annotate, extract_processes=explicit)
+    assert chosen.extraction_workers(beside_spacy=beside) == workers
 
 
 def test_extraction_processes_from_the_environment(monkeypatch, tmp_path):
@@ -162,18 +166,24 @@ def test_extraction_processes_from_the_environment(monkeypatch, tmp_path):
     assert Settings.from_env(tmp_path).extract_processes is None
 
 
-def test_fetch_sizes_the_shared_pool_from_the_settings(settings, demo_site):
+def test_fetch_sizes_the_shared_pool_from_the_settings(monkeypatch, settings, demo_site):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     site = demo_site
     art = next(a for a in site.articles if a.slug == "duma-rejects-foreign-peacekeepers")
     url = site.base_url("ledger") + art.path
     entry = FeedEntry("demo-ledger", "k1", url, url, url, art.title, "summary", art.date)
     pool = shared_pool()
+    sunk = []
     try:
-        for workers in (1, 2):
-            with Fetcher(replace(settings, extract_processes=workers)) as f:
-                [article] = fetch_articles(f, [entry], NOW)
+        for sink, workers in ((None, 2), (sunk.append, 1), (None, 2)):    # a sink: spaCy works alongside
+            with Fetcher(settings) as f:
+                [article] = fetch_articles(f, [entry], NOW, sink=sink)
             assert article.extracted and pool.workers == workers
             assert pool._pool is not None and len(pool._pool._processes) == 1   # spawned as pages need them
+        assert sunk == [article]
+        with Fetcher(replace(settings, extract_processes=3)) as f:
+            fetch_articles(f, [entry], NOW)
+        assert pool.workers == 3
         pool.resize(1)            # the idle pool's processes go at once
         assert pool._pool is None
     finally:
