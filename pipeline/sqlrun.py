@@ -255,6 +255,8 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
     if model.cluster_by:
         c = model.cluster_by
         in_range = f"m.{c} >= (select min({c}) from _delta) and m.{c} <= (select max({c}) from _delta)"
+    elif "touched_gen" in columns:
+        in_range = _touched_in(conn, model.name)
     stored = f"(select * from {model.name} m where {in_range})" if in_range else model.name
 
     def fold(match: str) -> None:     # the stored row's _check comes along: one pass over the table
@@ -271,6 +273,33 @@ def _merge(conn: duckdb.DuckDBPyConnection, model: Model, rebuild: bool) -> None
     conn.execute(f"delete from {model.name} m using _delta d where {match}" + (f" and {in_range}" if in_range else ""))
     conn.execute(f"insert into {model.name} by name select * exclude (_stored_check) from _merged"
                  + (f" order by {model.cluster_by}" if model.cluster_by else ""))
+
+
+MAX_GEN_RANGES = 16
+
+
+def _touched_in(conn: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A filter on `touched_gen` that every stored row with a key in `_delta` passes, so the fold
+    reads only the row groups that can hold them.
+
+    A fold deletes the rows it changes and appends them, with the build's generation, at the
+    table's end: the table is in generation order except for its first build, and the keys a cycle
+    touches again are mostly ones touched lately. One pass over the narrow `_key` and `touched_gen`
+    columns finds the generations of this fold's stored keys; the fold then reads the other columns
+    only where those generations sit (zone maps skip the rest). At 1M articles (4M rows) a fold of
+    1,000 keys, hot ones, read 10 + 5 ms instead of 100; when an old key comes back, its
+    generation's row groups are read as before."""
+    gens = conn.execute(f"select list(distinct m.touched_gen order by m.touched_gen) from {table} m "
+                        "semi join _delta d on m._key = d._key").fetchone()[0] or []
+    if not gens:
+        return "false"                 # no stored row to fold into
+    if None in gens:
+        return ""                      # not written by a fold: read everything
+    ranges = [[g, g] for g in gens]
+    while len(ranges) > MAX_GEN_RANGES:          # close the smallest gap
+        i = min(range(len(ranges) - 1), key=lambda k: ranges[k + 1][0] - ranges[k][1])
+        ranges[i:i + 2] = [[ranges[i][0], ranges[i + 1][1]]]
+    return "(" + " or ".join(f"m.touched_gen between {a} and {b}" for a, b in ranges) + ")"
 
 
 def build_models(conn: duckdb.DuckDBPyConnection, models: list[Model] | None = None, full: bool = False,

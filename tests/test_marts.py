@@ -118,6 +118,53 @@ def test_incremental_builds_equal_a_full_build(conn):
         assert rows(m) == incremental[m], m
 
 
+def test_a_fold_reads_only_the_generations_of_its_keys_and_still_equals_a_full_build(conn, monkeypatch):
+    """actor_source_stats folds read only the row groups of the generations its keys were last
+    written in (sqlrun._touched_in). Keys come back from old generations, from more generations than
+    the filter keeps ranges for, and new keys arrive: the result must still equal a full build."""
+    from pipeline.sqlrun import _touched_in
+
+    monkeypatch.setattr("pipeline.sqlrun.MAX_GEN_RANGES", 3)      # ranges get merged below
+    pairs = 6
+    n = 0
+
+    def batch(seq: int, which: list[int]) -> None:
+        nonlocal n
+        for i in which:
+            n += 1
+            article(conn, f"g{n}", f"s{i}.example", ts(1 + n % 20, 8), seq=seq)
+            add_mention(conn, f"g{n}", f"actor{i}", f"Actor {i}", False, 0, seq=seq)
+            add_topic(conn, f"g{n}", "coalition", 0, seq=seq)
+
+    for seq in range(1, pairs + 1):               # one new pair per build: generations 1 .. pairs
+        batch(seq, [seq - 1])
+        build_models(conn)
+    gens = dict(conn.execute("select actor_id, touched_gen from actor_source_stats").fetchall())
+    assert len(set(gens.values())) == pairs
+    # the fold's filter names exactly the generations of the keys it meets, or none for new keys
+    conn.execute("create or replace temp table _delta as select hash('actor1', 's1.example') as _key "
+                 "union all select hash('actor4', 's4.example')")
+    assert _touched_in(conn, "actor_source_stats") == (
+        f"(m.touched_gen between {gens['actor1']} and {gens['actor1']} "
+        f"or m.touched_gen between {gens['actor4']} and {gens['actor4']})")
+    conn.execute("create or replace temp table _delta as select hash('nobody', 'x.example') as _key")
+    assert _touched_in(conn, "actor_source_stats") == "false"
+    batch(pairs + 1, [0, 2, 4])                                 # old keys come back
+    build_models(conn)
+    batch(pairs + 2, list(range(pairs)) + [pairs, pairs + 1])   # every key, and two new ones
+    build_models(conn)
+
+    def rows(m):
+        return conn.execute(f"select columns(c -> c not like '%gen%' and c not like 'delta%') from {m} "
+                            "order by all").fetchall()
+
+    incremental = {m: rows(m) for m in ("actor_source_stats", "actor_first_seen")}
+    assert len(incremental["actor_source_stats"]) == pairs + 2
+    assert dict(conn.execute("select actor_id, mentions from actor_source_stats").fetchall())["actor0"] == 3
+    build_models(conn, full=True)
+    assert {m: rows(m) for m in incremental} == incremental
+
+
 def test_a_key_hash_clash_falls_back_to_the_full_key(conn, caplog):
     for seq, day in ((1, 3), (2, 4)):
         aid = f"c{seq}"
