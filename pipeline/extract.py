@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import re
 import threading
 import time
@@ -23,6 +22,7 @@ from pipeline.extract_worker import _warm, extract_batch_in_worker
 from pipeline.fetch import Fetcher, FetchError, check_status
 from pipeline.language import detect_language
 from pipeline.records import Article, FeedEntry
+from pipeline.settings import extraction_alone
 from pipeline.spawn import kill_pool, spawn_pool
 from pipeline.spawn import submit as spawn_submit
 from pipeline.textclean import clean_text
@@ -76,7 +76,7 @@ class ExtractorPool:
 
     def __init__(self, workers: int | None = None, batch: int = BATCH_PAGES, slack: float = SLACK_S,
                  work: Callable[[list[tuple[bytes, str, float, bool]]], list[dict[str, Any]]] = extract_batch_in_worker):
-        self.workers = workers or max(1, min(2, multiprocessing.cpu_count()))
+        self.workers = workers or extraction_alone()
         self.batch, self.slack, self.work = batch, slack, work
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.RLock()          # a finished task's callback may run inside submit

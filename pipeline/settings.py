@@ -116,9 +116,9 @@ class Settings:
         fetch task) takes up to 2 cores."""
         if self.extract_processes:
             return self.extract_processes
-        cores = os.cpu_count() or 1
         if not beside_spacy:
-            return max(1, min(2, cores))
+            return extraction_alone()
+        cores = os.cpu_count() or 1
         return max(1, min(cores - self.annotate_processes, -(-self.annotate_processes // 3)))
 
     @property
@@ -168,6 +168,11 @@ class Settings:
             lake_catalog=os.environ.get("NEWSMON_LAKE_CATALOG") or None,
             lake_data=os.environ.get("NEWSMON_LAKE_DATA") or None,
         )
+
+
+def extraction_alone() -> int:
+    """Extraction processes when nothing else needs the cores: up to 2."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def redact_conninfo(text: str) -> str:
